@@ -1,0 +1,46 @@
+/* Small helpers shared by every bulkhead process: sizes, container_of, checked arithmetic. */
+#ifndef BULKHEAD_UTIL_H
+#define BULKHEAD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+#define ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+
+#define UNUSED __attribute__((unused))
+
+/* true when [base, base+len) wraps around the 64-bit address space */
+static inline bool range_overflows(uint64_t base, uint64_t len)
+{
+	uint64_t end;
+	return __builtin_add_overflow(base, len, &end);
+}
+
+/* true when [a, a+alen) lies wholly inside [b, b+blen); overflow-safe */
+static inline bool range_within(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	if (range_overflows(a, alen) || range_overflows(b, blen))
+		return false;
+	return a >= b && a + alen <= b + blen;
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+#endif
