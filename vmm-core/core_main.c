@@ -1,1 +1,295 @@
-int main(void) { return 0; }
+/* bulkhead-core: receives the VM description from the supervisor, builds the VM (KVM, guest
+ * RAM, kernel, firmware tables, core devices), runs the vCPUs and reports how the VM ended. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "boot.h"
+#include "ipc.h"
+#include "layout.h"
+#include "log.h"
+#include "mptable.h"
+#include "vm.h"
+
+static const struct ipc_peer supervisor_peer = {
+	.name = "supervisor",
+	.allowed = 1u << IPC_CORE_CONFIG,
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int register_devices(struct vm *vm, const struct core_config *c)
+{
+	struct irq_sink irq = { kvm_irq_set_level, vm };
+	struct vm_ctl ctl = { vm_request_exit_cb, vm };
+	int r;
+
+	serial_init(&vm->serial, (c->flags & CORE_F_SERIAL_STDIO) ? 1 : -1, irq, IRQ_COM1);
+	i8042_init(&vm->i8042, ctl);
+	rtc_init(&vm->rtc, c->mem_size);
+	acpi_pm_init(&vm->pm, ctl);
+	if ((r = bus_register(&vm->pio, PORT_COM1, 8, "serial", &serial_ops, &vm->serial)) ||
+	    (r = bus_register(&vm->pio, PORT_I8042_DATA, 1, "i8042", &i8042_data_ops, &vm->i8042)) ||
+	    (r = bus_register(&vm->pio, PORT_I8042_CMD, 1, "i8042", &i8042_cmd_ops, &vm->i8042)) ||
+	    (r = bus_register(&vm->pio, PORT_CMOS_INDEX, 2, "rtc", &rtc_ops, &vm->rtc)) ||
+	    (r = bus_register(&vm->pio, PORT_ACPI_PM, PORT_ACPI_PM_LEN, "acpi-pm", &acpi_pm_ops, &vm->pm)))
+		return r;
+	return 0;
+}
+
+/* ACPI tables by default; with acpi=off an MP table and virtio_mmio.device= on the cmdline. */
+static int build_tables(struct vm *vm, const struct core_config *c, char *cmdline, size_t cap,
+			uint64_t *rsdp, char *err, size_t errlen)
+{
+	void *p;
+	long n;
+
+	*rsdp = 0;
+	if (c->flags & CORE_F_ACPI) {
+		p = guest_ptr(&vm->mem, LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE);
+		n = p ? acpi_build(p, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_BASE, &vm->desc) : -EFAULT;
+		*rsdp = LAYOUT_ACPI_BASE;
+	} else {
+		p = guest_ptr(&vm->mem, LAYOUT_MPTABLE_BASE, LAYOUT_MPTABLE_SIZE);
+		n = p ? mptable_build(p, LAYOUT_MPTABLE_SIZE, LAYOUT_MPTABLE_BASE, &vm->desc) : -EFAULT;
+		if (n >= 0 && machine_append_mmio_cmdline(cmdline, cap, &vm->desc) < 0)
+			n = -ENOSPC;
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "building %s tables: %s", (c->flags & CORE_F_ACPI) ? "ACPI" : "MP",
+			 strerror((int)-n));
+		return (int)n;
+	}
+	return 0;
+}
+
+static int load_guest(struct vm *vm, const struct core_config *c, const struct core_config_fds *f,
+		      char *err, size_t errlen)
+{
+	struct boot_image img;
+	struct boot_params_args args = { 0 };
+	struct kvm_regs regs = { 0 };
+	struct kvm_sregs sregs;
+	char cmdline[sizeof(c->cmdline) + 1024];
+	int r;
+
+	snprintf(cmdline, sizeof(cmdline), "%s", c->cmdline);
+	r = boot_load_kernel(&vm->mem, f->kernel, &img, err, errlen);
+	if (r)
+		return r;
+	if (f->initrd >= 0) {
+		r = boot_load_initrd(&vm->mem, f->initrd, &img, &args.initrd_addr, &args.initrd_size,
+				     err, errlen);
+		if (r)
+			return r;
+	}
+	r = build_tables(vm, c, cmdline, sizeof(cmdline), &args.rsdp_addr, err, errlen);
+	if (r)
+		return r;
+	args.cmdline = cmdline;
+	r = boot_write_params(&vm->mem, &img, &args, err, errlen);
+	if (r)
+		return r;
+	if (ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
+		return -errno;
+	}
+	r = boot_setup_cpu(&vm->mem, &img, &regs, &sregs);
+	if (!r)
+		r = vcpu_set_boot_state(&vm->vcpus[0], &regs, &sregs);
+	if (r)
+		snprintf(err, errlen, "setting up the boot CPU: %s", strerror(-r));
+	return r;
+}
+
+static int build_vm(struct vm *vm, const struct core_config *c, const struct core_config_fds *f,
+		    char *err, size_t errlen)
+{
+	int r;
+
+	vm->ncpus = c->ncpus;
+	vm->desc.ncpus = c->ncpus;
+	r = kvm_vm_create(vm, err, errlen);
+	if (r)
+		return r;
+	r = guest_mem_init(&vm->mem, c->mem_size, f->mem, c->flags & CORE_F_DUMP_CORE);
+	if (!r)
+		r = kvm_vm_map_memory(vm);
+	if (r) {
+		snprintf(err, errlen, "guest memory (%" PRIu64 " MiB): %s", c->mem_size >> 20,
+			 strerror(-r));
+		return r;
+	}
+	r = register_devices(vm, c);
+	if (r) {
+		snprintf(err, errlen, "registering core devices: %s", strerror(-r));
+		return r;
+	}
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		r = vcpu_create(vm, i);
+		if (r) {
+			snprintf(err, errlen, "creating vCPU %u: %s", i, strerror(-r));
+			return r;
+		}
+	}
+	return load_guest(vm, c, f, err, errlen);
+}
+
+/* Host input for the serial port, read only while the guest's receive FIFO has room. */
+static void pump_stdin(struct vm *vm, bool *stdin_open)
+{
+	uint8_t buf[SERIAL_RX_FIFO];
+	size_t room = serial_rx_room(&vm->serial);
+	ssize_t n;
+
+	if (!room)
+		return;
+	n = read(0, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n > 0)
+		serial_receive(&vm->serial, buf, (size_t)n);
+	else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		*stdin_open = false;
+}
+
+static void run_loop(struct vm *vm, int ipc, bool serial_in)
+{
+	bool stdin_open = serial_in;
+
+	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		bool want_in = stdin_open && serial_rx_room(&vm->serial) > 0;
+		struct pollfd p[3] = {
+			{ .fd = vm->exit_efd, .events = POLLIN },
+			{ .fd = ipc, .events = POLLIN },
+			{ .fd = want_in ? 0 : -1, .events = POLLIN },
+		};
+		/* with a full FIFO, look again shortly rather than spin */
+		int n = poll(p, 3, stdin_open && !want_in ? 10 : -1);
+
+		if (n < 0 && errno != EINTR)
+			fatal("poll");
+		if (p[1].revents) {
+			/* the supervisor went away or sent something it may not: stop the VM */
+			vm_request_exit(vm, VM_EXIT_ERROR, "lost the supervisor connection");
+			break;
+		}
+		if (p[2].revents)
+			pump_stdin(vm, &stdin_open);
+	}
+}
+
+static int recv_config(int ipc, struct core_config *c, struct core_config_fds *f)
+{
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int r;
+
+	if (!msg)
+		return -ENOMEM;
+	r = ipc_recv(ipc, &supervisor_peer, msg);
+	if (r == 1)
+		r = ipc_core_config_decode(msg, c, f);
+	else if (r == 0)
+		r = -EPIPE;
+	ipc_msg_close_fds(msg);
+	free(msg);
+	return r;
+}
+
+static int report_exit(struct vm *vm, int ipc)
+{
+	struct vm_exit_info e = { 0 };
+	int why = atomic_load(&vm->exit_reason);
+
+	e.reason = why == VM_EXIT_RESET ? IPC_EXIT_RESET :
+		   why == VM_EXIT_POWEROFF ? IPC_EXIT_POWEROFF : IPC_EXIT_ERROR;
+	pthread_mutex_lock(&vm->exit_lock);
+	snprintf(e.detail, sizeof(e.detail), "%s", vm->exit_detail);
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (ipc_vm_exit_send(ipc, &e) < 0)
+		log_warn("reporting the VM exit");
+	return e.reason == IPC_EXIT_ERROR ? 1 : 0;
+}
+
+static int parse_ipc_fd(int argc, char **argv)
+{
+	char *end;
+	long fd;
+
+	if (argc != 2 || strncmp(argv[1], "--ipc-fd=", 9) != 0)
+		fatalx("usage: bulkhead-core --ipc-fd=N (started by bulkhead, not by hand)");
+	errno = 0;
+	fd = strtol(argv[1] + 9, &end, 10);
+	if (errno || *end || fd < 3 || fd > 1024)
+		fatalx("bad --ipc-fd '%s'", argv[1] + 9);
+	return (int)fd;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .exit_efd = -1 };
+	struct core_config c;
+	struct core_config_fds f = { -1, -1, -1 };
+	char err[512] = "";
+	sigset_t set;
+	int ipc, r, rc;
+
+	vm.t_start_ns = mono_ns();
+	log_init("core", 2);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	ipc = parse_ipc_fd(argc, argv);
+	/* vCPU threads unblock the kick signal themselves; everyone else ignores it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = recv_config(ipc, &c, &f);
+	if (r)
+		fatalx("bad configuration from the supervisor: %s", strerror(-r));
+	pthread_mutex_init(&vm.exit_lock, NULL);
+	vm.exit_efd = eventfd(0, EFD_CLOEXEC);
+	bus_init(&vm.pio, "pio");
+	bus_init(&vm.mmio, "mmio");
+	r = build_vm(&vm, &c, &f, err, sizeof(err));
+	closep(&f.kernel);
+	closep(&f.initrd);
+	if (r) {
+		vm_request_exit(&vm, VM_EXIT_ERROR, err[0] ? err : strerror(-r));
+		return report_exit(&vm, ipc);
+	}
+	log_debug("boot: VM built in %.3f ms", (mono_ns() - vm.t_start_ns) / 1e6);
+	for (unsigned i = 0; i < vm.ncpus; i++) {
+		r = vcpu_start(&vm.vcpus[i]);
+		if (r) {
+			snprintf(err, sizeof(err), "starting vCPU %u: %s", i, strerror(-r));
+			vm_request_exit(&vm, VM_EXIT_ERROR, err);
+			break;
+		}
+	}
+	run_loop(&vm, ipc, c.flags & CORE_F_SERIAL_STDIO);
+	vcpu_kick_all(&vm);
+	vcpu_join_all(&vm);
+	rc = report_exit(&vm, ipc);
+	vm_destroy(&vm);
+	return rc;
+}

@@ -1,0 +1,356 @@
+/* vCPU threads: KVM_RUN loops, exit dispatch to the PIO/MMIO buses, and the diagnosis printed
+ * when a vCPU cannot go on (registers and the instruction bytes at RIP). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "log.h"
+#include "vm.h"
+
+#define SIG_VCPU_KICK SIGUSR1
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MISC_ENABLE_FAST_STRING 1ULL
+
+/* Unhandled accesses: logged once per address (hash set), and rate-limited overall. */
+#define UNHANDLED_SLOTS 256
+static uint64_t unhandled_seen[UNHANDLED_SLOTS];
+static pthread_mutex_t unhandled_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ratelimit unhandled_rl = RATELIMIT_INIT(1000, 20);
+
+static void log_unhandled(const char *bus, uint64_t addr, unsigned len, bool write)
+{
+	uint64_t key = (addr << 1) | (bus[0] == 'm');
+	unsigned h = (unsigned)((key * 0x9e3779b97f4a7c15ULL) >> 56);
+	bool first = false;
+
+	pthread_mutex_lock(&unhandled_lock);
+	for (unsigned i = 0; i < UNHANDLED_SLOTS; i++) {
+		unsigned s = (h + i) % UNHANDLED_SLOTS;
+		if (unhandled_seen[s] == key + 1)
+			break;
+		if (unhandled_seen[s] == 0) {
+			unhandled_seen[s] = key + 1;
+			first = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&unhandled_lock);
+	if (first)
+		log_warnx_rl(&unhandled_rl, "unhandled %s %s at 0x%" PRIx64 " (len %u)%s",
+			     bus, write ? "write" : "read", addr, len,
+			     write ? "" : ", reads as all-ones");
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* data_offset/size/count come from KVM, not the guest; still keep inside the run page */
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > (uint64_t)v->vm->run_size)
+		return;
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (!bus_access(&v->vm->pio, run->io.port, data, run->io.size, write)) {
+			log_unhandled("pio", run->io.port, run->io.size, write);
+			if (!write)
+				memset(data, 0xff, run->io.size);
+		}
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+
+	if (!bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+			run->mmio.is_write)) {
+		log_unhandled("mmio", run->mmio.phys_addr, len, run->mmio.is_write);
+		if (!run->mmio.is_write)
+			memset(run->mmio.data, 0xff, len);
+	}
+}
+
+/* Linear address -> guest physical by walking the guest's own 4-level page tables. */
+static bool gva_to_gpa(struct vcpu *v, const struct kvm_sregs *s, uint64_t gva, uint64_t *gpa)
+{
+	struct kvm_translation t = { .linear_address = gva };
+	uint64_t table = s->cr3 & 0x000ffffffffff000ULL;
+
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) == 0 && t.valid) {
+		*gpa = t.physical_address;
+		return true;
+	}
+	if (!(s->cr0 & (1ULL << 31))) {
+		*gpa = gva;
+		return true;
+	}
+	if (!(s->efer & (1ULL << 10)))
+		return false;   /* 32-bit paging: not needed by our guests' diagnostics */
+	for (int level = 3; level >= 0; level--) {
+		uint64_t *e = guest_ptr(&v->vm->mem, table + ((gva >> (12 + 9 * level)) & 511) * 8, 8);
+
+		if (!e || !(*e & 1))
+			return false;
+		if (level == 0 || (level <= 2 && (*e & 0x80))) {
+			uint64_t mask = (1ULL << (12 + 9 * level)) - 1;
+			*gpa = (*e & 0x000ffffffffff000ULL & ~mask) | (gva & mask);
+			return true;
+		}
+		table = *e & 0x000ffffffffff000ULL;
+	}
+	return false;
+}
+
+static void format_insn(struct vcpu *v, const struct kvm_regs *r, const struct kvm_sregs *s,
+			char *out, size_t len)
+{
+	uint64_t gpa;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!gva_to_gpa(v, s, s->cs.base + r->rip, &gpa)) {
+		snprintf(out, len, "(rip not mapped)");
+		return;
+	}
+	for (unsigned i = 0; i < 15 && n + 4 < len; i++) {
+		uint8_t *b = guest_ptr(&v->vm->mem, gpa + i, 1);
+		if (!b)
+			break;
+		n += snprintf(out + n, len - n, "%s%02x", i ? " " : "", *b);
+	}
+	if (!n)
+		snprintf(out, len, "(rip outside guest RAM, gpa 0x%" PRIx64 ")", gpa);
+}
+
+/* End the VM because this vCPU cannot continue: one line for the user, a full dump in the log. */
+static void vcpu_fail(struct vcpu *v, const char *what)
+{
+	struct kvm_regs r = { 0 };
+	struct kvm_sregs s = { 0 };
+	char insn[64], line[512];
+
+	ioctl(v->fd, KVM_GET_REGS, &r);
+	ioctl(v->fd, KVM_GET_SREGS, &s);
+	format_insn(v, &r, &s, insn, sizeof(insn));
+	snprintf(line, sizeof(line), "vCPU %u: %s at rip 0x%llx (cs 0x%x cpl %u), instruction bytes: %s",
+		 v->id, what, r.rip, s.cs.selector, s.cs.dpl, insn);
+	log_warnx("%s", line);
+	log_warnx("vCPU %u: rax %016llx rbx %016llx rcx %016llx rdx %016llx", v->id, r.rax, r.rbx, r.rcx, r.rdx);
+	log_warnx("vCPU %u: rsi %016llx rdi %016llx rbp %016llx rsp %016llx", v->id, r.rsi, r.rdi, r.rbp, r.rsp);
+	log_warnx("vCPU %u: r8  %016llx r9  %016llx r10 %016llx r11 %016llx", v->id, r.r8, r.r9, r.r10, r.r11);
+	log_warnx("vCPU %u: r12 %016llx r13 %016llx r14 %016llx r15 %016llx", v->id, r.r12, r.r13, r.r14, r.r15);
+	log_warnx("vCPU %u: rflags %016llx cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %llx",
+		  v->id, r.rflags, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	vm_request_exit(v->vm, VM_EXIT_ERROR, line);
+}
+
+static void internal_error(struct vcpu *v)
+{
+	static const char *const sub[] = {
+		[KVM_INTERNAL_ERROR_EMULATION] = "emulation failure",
+		[KVM_INTERNAL_ERROR_SIMUL_EX] = "simultaneous exceptions",
+		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "event delivery failed",
+	};
+	uint32_t s = v->run->internal.suberror;
+	char what[128];
+
+	snprintf(what, sizeof(what), "KVM_EXIT_INTERNAL_ERROR suberror %u (%s)", s,
+		 s < ARRAY_SIZE(sub) && sub[s] ? sub[s] : "unknown");
+	vcpu_fail(v, what);
+}
+
+static void system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_exit(v->vm, VM_EXIT_POWEROFF, NULL);
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_exit(v->vm, VM_EXIT_RESET, NULL);
+		break;
+	default: {
+		char what[64];
+		snprintf(what, sizeof(what), "KVM_EXIT_SYSTEM_EVENT type %u", v->run->system_event.type);
+		vcpu_fail(v, what);
+	}
+	}
+}
+
+/* Returns false when this vCPU must stop. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char what[96];
+
+	v->exits++;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SYSTEM_EVENT:
+		system_event(v);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		internal_error(v);
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_fail(v, "KVM_EXIT_SHUTDOWN (triple fault)");
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx)",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vcpu_fail(v, what);
+		return false;
+	case KVM_EXIT_HLT:
+		vcpu_fail(v, "KVM_EXIT_HLT (halt with the in-kernel irqchip should not exit)");
+		return false;
+	default:
+		snprintf(what, sizeof(what), "unhandled KVM exit %u", run->exit_reason);
+		vcpu_fail(v, what);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (v->id == 0 && getenv("BULKHEAD_DEBUG")) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		log_debug("boot: first KVM_RUN %.3f ms after core start",
+			  ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec - v->vm->t_start_ns) / 1e6);
+	}
+	while (atomic_load(&v->vm->exit_reason) == VM_EXIT_NONE) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			log_warn("vCPU %u: KVM_RUN", v->id);
+			vcpu_fail(v, "KVM_RUN failed");
+			break;
+		}
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+static int vcpu_init_lapic(struct vcpu *v)
+{
+	struct kvm_lapic_state l;
+	uint32_t *lvt0 = (uint32_t *)&l.regs[0x350], *lvt1 = (uint32_t *)&l.regs[0x360];
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0)
+		return -errno;
+	/* LINT0 as ExtINT and LINT1 as NMI, the wiring the MP table and Linux expect */
+	*lvt0 = (*lvt0 & ~0x700u) | (7u << 8);
+	*lvt1 = (*lvt1 & ~0x700u) | (4u << 8);
+	if (ioctl(v->fd, KVM_SET_LAPIC, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+int vcpu_set_boot_state(struct vcpu *v, const struct kvm_regs *regs, const struct kvm_sregs *sregs)
+{
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = { .hdr.nmsrs = 1, .e = { { .index = MSR_IA32_MISC_ENABLE,
+					     .data = MISC_ENABLE_FAST_STRING } } };
+
+	if (ioctl(v->fd, KVM_SET_SREGS, sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, regs) < 0 ||
+	    ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != 1)
+		log_debug("vCPU %u: IA32_MISC_ENABLE not set", v->id);
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	int r;
+
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0)
+		return -errno;
+	v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return -errno;
+	}
+	cpuid_fixup(vm->cpuid, id, vm->ncpus);
+	if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0)
+		return -errno;
+	r = vcpu_init_lapic(v);
+	if (r)
+		return r;
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	static bool handler_set;
+	int r;
+
+	if (!handler_set) {
+		struct sigaction sa = { .sa_handler = kick_handler };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIG_VCPU_KICK, &sa, NULL);
+		handler_set = true;
+	}
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (r)
+		return -r;
+	v->started = true;
+	return 0;
+}
+
+void vcpu_kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		/* immediate_exit makes a KVM_RUN that has not yet entered the guest return at once;
+		 * the signal interrupts one that has */
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, SIG_VCPU_KICK);
+	}
+}
+
+void vcpu_join_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+}

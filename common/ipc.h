@@ -1,0 +1,86 @@
+/* The typed internal message layer (DESIGN.md §2): framed messages over SOCK_SEQPACKET with
+ * fd passing, a fixed maximum size, one encode/decode pair per message type that checks the
+ * exact payload size and fd count, and a per-peer table of the types that peer may send. */
+#ifndef BULKHEAD_IPC_H
+#define BULKHEAD_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_MAX_PAYLOAD 8192
+#define IPC_MAX_FDS     8
+
+enum ipc_type {
+	IPC_CORE_CONFIG = 1,   /* supervisor -> core: what to boot; fds: kernel[, initrd][, mem] */
+	IPC_VM_EXIT,           /* core -> supervisor: the VM ended, and why */
+	IPC_TYPE_MAX,
+};
+
+struct ipc_hdr {
+	uint32_t type;
+	uint32_t len;          /* payload bytes following the header */
+};
+
+struct ipc_msg {
+	struct ipc_hdr hdr;
+	uint8_t payload[IPC_MAX_PAYLOAD];
+	int fds[IPC_MAX_FDS];
+	unsigned nfds;
+};
+
+/* Which message types a peer may send us; anything else closes the connection. */
+struct ipc_peer {
+	const char *name;
+	uint32_t allowed;      /* bit (1u << type) */
+};
+
+/* Send one message. Returns 0 or -errno. */
+int ipc_send(int sock, uint32_t type, const void *payload, size_t len,
+	     const int *fds, unsigned nfds);
+/*
+ * Receive one message from peer. Returns 1 on success, 0 on orderly EOF, -EPROTO for a
+ * truncated/oversized message, a type the peer may not send, or a header length that does not
+ * match what arrived; received fds are closed on every error path.
+ */
+int ipc_recv(int sock, const struct ipc_peer *peer, struct ipc_msg *msg);
+/* Close any fds still held by msg. */
+void ipc_msg_close_fds(struct ipc_msg *msg);
+
+/* ---- IPC_CORE_CONFIG ---- */
+#define CORE_F_ACPI          (1u << 0)
+#define CORE_F_DUMP_CORE     (1u << 1)
+#define CORE_F_SERIAL_STDIO  (1u << 2)
+#define CORE_F_INITRD        (1u << 3)   /* an initrd fd follows the kernel fd */
+#define CORE_F_MEM_FD        (1u << 4)   /* a hugetlbfs fd follows */
+#define CORE_F_ALL           0x1fu
+
+struct core_config {
+	uint32_t flags;
+	uint32_t ncpus;
+	uint64_t mem_size;
+	char name[256];
+	char cmdline[4096];
+};
+
+struct core_config_fds {
+	int kernel, initrd, mem;   /* -1 when absent */
+};
+
+int ipc_core_config_send(int sock, const struct core_config *c, const struct core_config_fds *f);
+/* Validates ranges, flags, NUL termination and that the fd count matches the flags;
+ * on success takes the fds out of msg. Returns 0 or -EPROTO / -EINVAL. */
+int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct core_config_fds *f);
+
+/* ---- IPC_VM_EXIT ---- */
+enum ipc_exit_reason { IPC_EXIT_RESET = 1, IPC_EXIT_POWEROFF, IPC_EXIT_ERROR };
+
+struct vm_exit_info {
+	uint32_t reason;
+	char detail[512];          /* one line for the user when reason == IPC_EXIT_ERROR */
+};
+
+int ipc_vm_exit_send(int sock, const struct vm_exit_info *e);
+int ipc_vm_exit_decode(const struct ipc_msg *msg, struct vm_exit_info *e);
+
+#endif

@@ -1,0 +1,70 @@
+/* The core's view of one VM: KVM handles, guest memory, buses, vCPUs and core devices. */
+#ifndef BULKHEAD_VM_H
+#define BULKHEAD_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "bus.h"
+#include "devices.h"
+#include "machine.h"
+#include "memory.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t exits;             /* exits to userspace, for debugging and tests */
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	int run_size;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct machine_desc desc;
+	unsigned ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, fixed up per vCPU */
+
+	struct serial serial;
+	struct i8042 i8042;
+	struct rtc rtc;
+	struct acpi_pm pm;
+
+	/* ending the VM: first reason wins; exit_efd wakes the main loop */
+	_Atomic int exit_reason;    /* enum vm_exit_reason */
+	char exit_detail[512];
+	pthread_mutex_t exit_lock;
+	int exit_efd;
+	uint64_t t_start_ns;        /* CLOCK_MONOTONIC at core start, for boot timing */
+};
+
+/* kvm.c */
+int kvm_vm_create(struct vm *vm, char *err, size_t errlen);
+int kvm_vm_map_memory(struct vm *vm);
+void kvm_irq_set_level(void *opaque, unsigned gsi, int level);
+void vm_request_exit(struct vm *vm, enum vm_exit_reason why, const char *detail);
+void vm_request_exit_cb(void *opaque, enum vm_exit_reason why);
+void vm_destroy(struct vm *vm);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, unsigned id);
+/* Boot CPU only: APs wait for INIT/SIPI in the in-kernel LAPIC. */
+int vcpu_set_boot_state(struct vcpu *v, const struct kvm_regs *regs, const struct kvm_sregs *sregs);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick_all(struct vm *vm);
+void vcpu_join_all(struct vm *vm);
+
+/* cpuid.c: fix up a copy of the supported CPUID for vCPU apic_id of ncpus */
+void cpuid_fixup(struct kvm_cpuid2 *c, unsigned apic_id, unsigned ncpus);
+
+#endif
