@@ -1,1 +1,578 @@
-/* placeholder: being written */
+/*
+ * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
+ * with a handler filling struct vm_config, and a shared "key=value,..." property splitter for
+ * the options that take property lists (-machine, -smp now; -drive, -netdev, -device later).
+ * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "bulkhead-config.h"
+#include "cli.h"
+#include "log.h"
+#include "util.h"
+
+struct cli_state {
+	struct vm_config *cfg;
+	FILE *out;
+	char *err;
+	size_t errlen;
+};
+
+enum cli_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
+
+struct cli_opt {
+	const char *name;
+	enum cli_arg arg;
+	const char *metavar;     /* for the usage text */
+	const char *help;
+	int (*fn)(struct cli_state *st, const struct cli_opt *o, const char *arg);
+};
+
+/* Fill err with one line; returns -EINVAL so handlers can `return fail(...)`. */
+static PRINTF(2, 3) int fail(struct cli_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!st->err || !st->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(st->err, st->errlen, fmt, ap);
+	va_end(ap);
+	/* values are echoed back quoted; a newline in one must not split the message */
+	for (char *p = st->err; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = '?';
+	return -EINVAL;
+}
+
+/* Copy a non-empty string into a fixed-size config field. */
+static int copy_str(struct cli_state *st, const char *opt, char *dst, size_t size,
+		    const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len == 0)
+		return fail(st, "%s: must not be empty", opt);
+	if (len >= size)
+		return fail(st, "%s: too long (%zu characters, max %zu)", opt, len, size - 1);
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+/*
+ * Decimal digits only, so "-1", "+2", " 3", "0x10" and "" are refused (strtoul would take
+ * most of them). *end points past the digits; -ERANGE on 64-bit overflow.
+ */
+static int parse_dec(const char *s, uint64_t *out, const char **end)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return -ERANGE;
+	}
+	if (p == s)
+		return -EINVAL;
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+/* ---- "key=value,key=value" property lists ---- */
+
+#define PROPS_MAX 16
+#define PROPS_BUF (3 * VM_PATH_MAX)
+
+struct prop {
+	const char *key;
+	const char *val;         /* NULL for a bare flag such as ",readonly" */
+};
+
+struct props {
+	char buf[PROPS_BUF];
+	struct prop p[PROPS_MAX];
+	unsigned n;
+};
+
+struct prop_desc {
+	const char *key;
+	int (*fn)(struct cli_state *st, const char *opt, const char *key, const char *val);
+};
+
+static int props_add(struct cli_state *st, const char *opt, struct props *pr, char *item,
+		     const char *defkey)
+{
+	char *eq = strchr(item, '=');
+	struct prop *p;
+
+	if (pr->n == PROPS_MAX)
+		return fail(st, "%s: too many properties (max %d)", opt, PROPS_MAX);
+	p = &pr->p[pr->n];
+	if (eq) {
+		*eq = '\0';
+		p->key = item;
+		p->val = eq + 1;
+	} else if (pr->n == 0 && defkey) {
+		/* a leading bare value names the default key: "microvm", "4" */
+		p->key = defkey;
+		p->val = item;
+	} else {
+		p->key = item;
+		p->val = NULL;
+	}
+	if (*p->key == '\0')
+		return fail(st, "%s: empty property name", opt);
+	for (unsigned i = 0; i < pr->n; i++)
+		if (!strcmp(pr->p[i].key, p->key))
+			return fail(st, "%s: property '%s' given more than once", opt, p->key);
+	pr->n++;
+	return 0;
+}
+
+/* Split arg into pr; ",," is a literal comma as in QEMU, so paths may contain commas. */
+static int props_split(struct cli_state *st, const char *opt, const char *arg,
+		       const char *defkey, struct props *pr)
+{
+	const char *r = arg;
+	char *w = pr->buf, *item = w;
+	int ret;
+
+	if (strlen(arg) >= sizeof(pr->buf))
+		return fail(st, "%s: argument too long", opt);
+	pr->n = 0;
+	for (;;) {
+		if (r[0] == ',' && r[1] == ',') {
+			*w++ = ',';
+			r += 2;
+		} else if (*r == ',' || *r == '\0') {
+			*w++ = '\0';
+			ret = props_add(st, opt, pr, item, defkey);
+			if (ret || *r == '\0')
+				return ret;
+			r++;
+			item = w;
+		} else {
+			*w++ = *r++;
+		}
+	}
+}
+
+/* Hand each property to the handler its key names; unknown keys are errors. */
+static int props_apply(struct cli_state *st, const char *opt, const struct props *pr,
+		       const struct prop_desc *descs, size_t ndescs)
+{
+	for (unsigned i = 0; i < pr->n; i++) {
+		const struct prop *p = &pr->p[i];
+		size_t d;
+		int ret;
+
+		for (d = 0; d < ndescs; d++)
+			if (!strcmp(descs[d].key, p->key))
+				break;
+		if (d == ndescs)
+			return fail(st, "%s: unknown property '%s'", opt, p->key);
+		ret = descs[d].fn(st, opt, p->key, p->val);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int props_parse(struct cli_state *st, const char *opt, const char *arg,
+		       const char *defkey, const struct prop_desc *descs, size_t ndescs)
+{
+	struct props pr;
+	int ret = props_split(st, opt, arg, defkey, &pr);
+
+	return ret ? ret : props_apply(st, opt, &pr, descs, ndescs);
+}
+
+static int need_val(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	return val ? 0 : fail(st, "%s: property '%s' needs a value", opt, key);
+}
+
+/* on|off|true|false; a bare flag (",readonly") means on, as in QEMU. */
+static int prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
+		     bool *out)
+{
+	if (!val || !strcmp(val, "on") || !strcmp(val, "true"))
+		*out = true;
+	else if (!strcmp(val, "off") || !strcmp(val, "false"))
+		*out = false;
+	else
+		return fail(st, "%s: property '%s' must be on or off, not '%s'", opt, key, val);
+	return 0;
+}
+
+/* ---- -machine ---- */
+
+static int machine_type(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	int ret = need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	/* StratoVirt spells it "MicroVm" in JSON and "microvm" on the command line */
+	if (strcasecmp(val, "microvm"))
+		return fail(st, "%s: unsupported machine type '%s' (only 'microvm')", opt, val);
+	return 0;
+}
+
+static int machine_acpi(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	return prop_bool(st, opt, key, val, &st->cfg->acpi);
+}
+
+static int machine_dump(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	return prop_bool(st, opt, key, val, &st->cfg->dump_guest_core);
+}
+
+static int machine_share(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	return prop_bool(st, opt, key, val, &st->cfg->mem_share);
+}
+
+static const struct prop_desc machine_props[] = {
+	{ "type", machine_type },
+	{ "acpi", machine_acpi },
+	{ "dump-guest-core", machine_dump },
+	{ "mem-share", machine_share },
+};
+
+static int opt_machine(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	return props_parse(st, o->name, arg, "type", machine_props, ARRAY_SIZE(machine_props));
+}
+
+/* ---- -smp, -m ---- */
+
+static int smp_cpus(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	uint64_t n;
+	const char *end;
+	int ret = need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	ret = parse_dec(val, &n, &end);
+	if (ret == -EINVAL || (!ret && *end))
+		return fail(st, "%s: '%s' is not a valid number", opt, val);
+	if (ret || n < VM_MIN_CPUS || n > VM_MAX_CPUS)
+		return fail(st, "%s: '%s' is out of range (%d-%d)", opt, val,
+			    VM_MIN_CPUS, VM_MAX_CPUS);
+	st->cfg->ncpus = (unsigned)n;
+	return 0;
+}
+
+static const struct prop_desc smp_props[] = {
+	{ "cpus", smp_cpus },
+};
+
+static int opt_smp(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	return props_parse(st, o->name, arg, "cpus", smp_props, ARRAY_SIZE(smp_props));
+}
+
+/* No suffix means MiB, as StratoVirt and QEMU read it. */
+static const struct {
+	const char *suffix;
+	uint64_t mult;
+} mem_units[] = {
+	{ "", MiB }, { "M", MiB }, { "m", MiB }, { "MiB", MiB },
+	{ "G", GiB }, { "g", GiB }, { "GiB", GiB },
+};
+
+static int opt_mem(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	uint64_t n, bytes;
+	const char *end;
+	size_t u;
+	int ret = parse_dec(arg, &n, &end);
+
+	if (ret == -EINVAL)
+		return fail(st, "%s: '%s' is not a valid size", o->name, arg);
+	for (u = 0; !ret && u < ARRAY_SIZE(mem_units); u++)
+		if (!strcmp(end, mem_units[u].suffix))
+			break;
+	if (!ret && u == ARRAY_SIZE(mem_units))
+		return fail(st, "%s: '%s' is not a valid size (units: M, MiB, G, GiB)",
+			    o->name, arg);
+	if (ret || __builtin_mul_overflow(n, mem_units[u].mult, &bytes) ||
+	    bytes < VM_MIN_MEM || bytes > VM_MAX_MEM)
+		return fail(st, "%s: '%s' is out of range (256 MiB - 512 GiB)", o->name, arg);
+	st->cfg->mem_size = bytes;
+	return 0;
+}
+
+/* ---- identity ---- */
+
+static int opt_name(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	/* the name ends up in log lines and "key=value" output, one line each */
+	for (const char *p = arg; *p; p++)
+		if (iscntrl((unsigned char)*p))
+			return fail(st, "%s: control characters are not allowed", o->name);
+	return copy_str(st, o->name, st->cfg->name, sizeof(st->cfg->name), arg);
+}
+
+static int opt_uuid(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t i;
+
+	for (i = 0; pattern[i] && arg[i]; i++) {
+		bool ok = pattern[i] == '-' ? arg[i] == '-' : isxdigit((unsigned char)arg[i]);
+
+		if (!ok)
+			break;
+	}
+	if (pattern[i] || arg[i])
+		return fail(st, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", o->name, arg);
+	for (i = 0; arg[i]; i++)
+		st->cfg->uuid[i] = (char)tolower((unsigned char)arg[i]);
+	st->cfg->uuid[i] = '\0';
+	return 0;
+}
+
+/* ---- boot ---- */
+
+static int opt_kernel(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	return copy_str(st, o->name, st->cfg->kernel, sizeof(st->cfg->kernel), arg);
+}
+
+static int opt_initrd(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	return copy_str(st, o->name, st->cfg->initrd, sizeof(st->cfg->initrd), arg);
+}
+
+static int opt_append(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	/* an empty command line is legitimate, so not copy_str() */
+	size_t len = strlen(arg);
+
+	if (len >= sizeof(st->cfg->cmdline))
+		return fail(st, "%s: too long (%zu characters, max %zu)", o->name, len,
+			    sizeof(st->cfg->cmdline) - 1);
+	memcpy(st->cfg->cmdline, arg, len + 1);
+	return 0;
+}
+
+/* ---- host side ---- */
+
+static int opt_serial(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	if (strcmp(arg, "stdio"))
+		return fail(st, "%s: '%s' is not supported (only 'stdio')", o->name, arg);
+	st->cfg->serial_stdio = true;
+	return 0;
+}
+
+static int opt_log(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	st->cfg->log_to_file = true;
+	if (!arg)       /* bare -D (Kata): log to stderr */
+		return 0;
+	return copy_str(st, o->name, st->cfg->log_file, sizeof(st->cfg->log_file), arg);
+}
+
+static int opt_pidfile(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	int ret = copy_str(st, o->name, st->cfg->pidfile, sizeof(st->cfg->pidfile), arg);
+
+	if (ret)
+		return ret;
+	/* StratoVirt refuses to overwrite: a stale pidfile may belong to a live VM */
+	if (access(arg, F_OK) == 0)
+		return fail(st, "%s: '%s' already exists", o->name, arg);
+	return 0;
+}
+
+static int opt_daemonize(struct cli_state *st, const struct cli_opt *o UNUSED,
+			 const char *arg UNUSED)
+{
+	st->cfg->daemonize = true;
+	return 0;
+}
+
+static int opt_mem_path(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	if (arg[0] != '/')
+		return fail(st, "%s: '%s' must be an absolute path", o->name, arg);
+	return copy_str(st, o->name, st->cfg->mem_path, sizeof(st->cfg->mem_path), arg);
+}
+
+static int opt_no_seccomp(struct cli_state *st, const struct cli_opt *o UNUSED,
+			  const char *arg UNUSED)
+{
+	st->cfg->disable_seccomp = true;
+	return 0;
+}
+
+/* ---- help, version ---- */
+
+/* Positive return: stop parsing and exit 0. */
+static int opt_help(struct cli_state *st, const struct cli_opt *o, const char *arg);
+
+static int opt_version(struct cli_state *st, const struct cli_opt *o UNUSED,
+		       const char *arg UNUSED)
+{
+	if (st->out)
+		fprintf(st->out, "bulkhead %s\n", BULKHEAD_VERSION);
+	return 1;
+}
+
+static const struct cli_opt cli_opts[] = {
+	{ "-name", ARG_REQUIRED, "NAME", "VM name, 1-255 characters", opt_name },
+	{ "-uuid", ARG_REQUIRED, "UUID", "VM UUID (8-4-4-4-12 hex)", opt_uuid },
+	{ "-machine", ARG_REQUIRED, "[type=]microvm[,acpi=on|off][,dump-guest-core=on|off]"
+	  "[,mem-share=on|off]", "machine type and options", opt_machine },
+	{ "-kernel", ARG_REQUIRED, "PATH", "kernel image (required)", opt_kernel },
+	{ "-append", ARG_REQUIRED, "CMDLINE", "kernel command line", opt_append },
+	{ "-initrd", ARG_REQUIRED, "PATH", "initial ramdisk", opt_initrd },
+	{ "-smp", ARG_REQUIRED, "[cpus=]N", "number of vCPUs, 1-254 (default 1)", opt_smp },
+	{ "-m", ARG_REQUIRED, "SIZE[M|MiB|G|GiB]",
+	  "memory, 256 MiB-512 GiB; no unit means MiB (default 256)", opt_mem },
+	{ "-mem-path", ARG_REQUIRED, "DIR", "back memory with files in DIR (absolute)",
+	  opt_mem_path },
+	{ "-serial", ARG_REQUIRED, "stdio", "serial port on stdin/stdout", opt_serial },
+	{ "-D", ARG_OPTIONAL, "[FILE]", "log to FILE (stderr without FILE)", opt_log },
+	{ "-daemonize", ARG_NONE, NULL, "run in the background", opt_daemonize },
+	{ "-pidfile", ARG_REQUIRED, "PATH", "write pid to PATH (with -daemonize; must not exist)",
+	  opt_pidfile },
+	{ "-disable-seccomp", ARG_NONE, NULL, "do not install seccomp filters", opt_no_seccomp },
+	{ "-help", ARG_NONE, NULL, "print this help (also -h, --help)", opt_help },
+	{ "-h", ARG_NONE, NULL, NULL, opt_help },
+	{ "--help", ARG_NONE, NULL, NULL, opt_help },
+	{ "-version", ARG_NONE, NULL, "print the version (also -V, --version)", opt_version },
+	{ "-V", ARG_NONE, NULL, NULL, opt_version },
+	{ "--version", ARG_NONE, NULL, NULL, opt_version },
+};
+
+static int opt_help(struct cli_state *st, const struct cli_opt *o UNUSED,
+		    const char *arg UNUSED)
+{
+	if (!st->out)
+		return 1;
+	fprintf(st->out, "Usage: bulkhead -kernel PATH [options]\n\nOptions:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cli_opts); i++) {
+		const struct cli_opt *c = &cli_opts[i];
+
+		if (!c->help)   /* aliases */
+			continue;
+		fprintf(st->out, "  %s%s%s\n      %s\n", c->name, c->metavar ? " " : "",
+			c->metavar ? c->metavar : "", c->help);
+	}
+	return 1;
+}
+
+/* ---- the parser ---- */
+
+static void set_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->acpi = true;
+	cfg->dump_guest_core = true;
+	cfg->ncpus = VM_MIN_CPUS;
+	cfg->mem_size = VM_DEFAULT_MEM;
+}
+
+static const struct cli_opt *find_opt(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cli_opts); i++)
+		if (!strcmp(cli_opts[i].name, name))
+			return &cli_opts[i];
+	return NULL;
+}
+
+/* Rules that involve more than one option, checked once everything is read. */
+static int check_config(struct cli_state *st)
+{
+	if (st->cfg->kernel[0] == '\0')
+		return fail(st, "-kernel: a kernel image is required");
+	if (st->cfg->pidfile[0] && !st->cfg->daemonize)
+		return fail(st, "-pidfile: only allowed together with -daemonize");
+	return 0;
+}
+
+/* Handle argv[*i]; advances *i past a consumed argument. <0 error, >0 exit 0. */
+static int parse_one(struct cli_state *st, int argc, char **argv, int *i, bool *seen)
+{
+	const char *a = argv[*i], *arg = NULL;
+	const struct cli_opt *o;
+
+	if (a[0] != '-')
+		return fail(st, "unexpected argument '%s'", a);
+	o = find_opt(a);
+	if (!o)
+		return fail(st, "unknown option '%s'", a);
+	if (seen[o - cli_opts])
+		return fail(st, "%s: given more than once", o->name);
+	seen[o - cli_opts] = true;
+	if (o->arg == ARG_REQUIRED) {
+		if (*i + 1 >= argc)
+			return fail(st, "%s: missing argument", o->name);
+		arg = argv[++*i];
+	} else if (o->arg == ARG_OPTIONAL && *i + 1 < argc && argv[*i + 1][0] != '-') {
+		arg = argv[++*i];
+	}
+	return o->fn(st, o, arg);
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
+			  char *err, size_t errlen)
+{
+	struct cli_state st = { .cfg = cfg, .out = out, .err = err, .errlen = errlen };
+	bool seen[ARRAY_SIZE(cli_opts)] = { false };
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	set_defaults(cfg);
+	for (int i = 1; i < argc; i++) {
+		ret = parse_one(&st, argc, argv, &i, seen);
+		if (ret < 0)
+			return CLI_ERROR;
+		if (ret > 0)
+			return CLI_EXIT_OK;
+	}
+	return check_config(&st) ? CLI_ERROR : CLI_OK;
+}
+
+static const char *onoff(bool b)
+{
+	return b ? "on" : "off";
+}
+
+void cli_print_config(FILE *out, const struct vm_config *cfg)
+{
+	const char *log = !cfg->log_to_file ? "" : cfg->log_file[0] ? cfg->log_file : "stderr";
+
+	fprintf(out, "name=%s\n", cfg->name);
+	fprintf(out, "uuid=%s\n", cfg->uuid);
+	fprintf(out, "machine.acpi=%s\n", onoff(cfg->acpi));
+	fprintf(out, "machine.dump-guest-core=%s\n", onoff(cfg->dump_guest_core));
+	fprintf(out, "machine.mem-share=%s\n", onoff(cfg->mem_share));
+	fprintf(out, "kernel=%s\n", cfg->kernel);
+	fprintf(out, "initrd=%s\n", cfg->initrd);
+	fprintf(out, "append=%s\n", cfg->cmdline);
+	fprintf(out, "smp=%u\n", cfg->ncpus);
+	fprintf(out, "mem=%llu\n", (unsigned long long)cfg->mem_size);
+	fprintf(out, "mem-path=%s\n", cfg->mem_path);
+	fprintf(out, "serial=%s\n", cfg->serial_stdio ? "stdio" : "");
+	fprintf(out, "log=%s\n", log);
+	fprintf(out, "daemonize=%s\n", onoff(cfg->daemonize));
+	fprintf(out, "pidfile=%s\n", cfg->pidfile);
+	fprintf(out, "disable-seccomp=%s\n", onoff(cfg->disable_seccomp));
+}

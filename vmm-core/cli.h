@@ -14,7 +14,7 @@ enum cli_result {
 /*
  * Parse argv (argv[0] is the program) into cfg, filling defaults first. --help and --version
  * print to out. On CLI_ERROR, err holds a single line such as
- * "-smp: '0' is out of range: vCPU count must be 1-254".
+ * "-smp: '0' is out of range (1-254)".
  */
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
 			  char *err, size_t errlen);

@@ -1,0 +1,242 @@
+/* Unit tests for the core's own plumbing: guest memory layout and sealing, guest_ptr bounds,
+ * CPUID topology fix-ups, the PIO/MMIO bus, and the typed IPC layer. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "ipc.h"
+#include "layout.h"
+#include "memory.h"
+#include "vm.h"
+
+Test(memory, layout_small_is_one_low_region)
+{
+	struct guest_mem m;
+
+	guest_mem_layout(&m, 256 * MiB);
+	cr_assert_eq(m.nr, 1);
+	cr_assert_eq(m.r[0].gpa, 0);
+	cr_assert_eq(m.r[0].size, 256 * MiB);
+	cr_assert_eq(guest_low_ram_end(&m), 256 * MiB);
+}
+
+Test(memory, layout_above_hole_splits_at_4g)
+{
+	struct guest_mem m;
+
+	guest_mem_layout(&m, 5 * GiB);
+	cr_assert_eq(m.nr, 2);
+	cr_assert_eq(m.r[0].size, 3 * GiB);
+	cr_assert_eq(m.r[1].gpa, 4 * GiB);
+	cr_assert_eq(m.r[1].size, 2 * GiB);
+	guest_mem_layout(&m, 3 * GiB);
+	cr_assert_eq(m.nr, 1, "exactly 3 GiB fits below the hole");
+}
+
+Test(memory, memfd_is_sealed_and_bounds_checked)
+{
+	struct guest_mem m;
+	int seals;
+
+	cr_assert_eq(guest_mem_init(&m, 256 * MiB, -1, true), 0);
+	seals = fcntl(m.r[0].fd, F_GET_SEALS);
+	cr_assert_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+		     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	cr_assert_eq(ftruncate(m.r[0].fd, 4096), -1, "a worker must not be able to shrink RAM");
+	cr_assert_eq(errno, EPERM);
+	cr_assert_not_null(guest_ptr(&m, 0, 256 * MiB));
+	cr_assert_null(guest_ptr(&m, 256 * MiB - 4, 8), "crossing the end of RAM");
+	cr_assert_null(guest_ptr(&m, ~0ULL - 2, 8), "wrapping address");
+	cr_assert_null(guest_ptr(&m, 4096, ~0ULL), "huge length");
+	cr_assert_null(guest_ptr(&m, LAYOUT_MMIO_HOLE, 1));
+	guest_mem_exit(&m);
+}
+
+static struct kvm_cpuid2 *cpuid_with(unsigned n, const struct kvm_cpuid_entry2 *e)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(*e));
+
+	c->nent = n;
+	memcpy(c->entries, e, n * sizeof(*e));
+	return c;
+}
+
+Test(cpuid, apic_id_and_topology)
+{
+	struct kvm_cpuid_entry2 e[] = {
+		{ .function = 1, .ebx = 0x00000800 },
+		{ .function = 0xb, .index = 0 },
+		{ .function = 0xb, .index = 1 },
+		{ .function = 0xb, .index = 2 },
+		{ .function = 4, .index = 0, .eax = 0x121 },  /* L1d */
+		{ .function = 4, .index = 3, .eax = 0x163 },  /* L3 */
+	};
+	struct kvm_cpuid2 *c = cpuid_with(6, e);
+
+	cpuid_fixup(c, 5, 6);
+	cr_assert_eq(c->entries[0].ebx >> 24, 5, "leaf 1 initial APIC id");
+	cr_assert_eq((c->entries[0].ebx >> 16) & 0xff, 6, "logical processor count");
+	cr_assert_eq(c->entries[0].ebx & 0xffff, 0x0800, "brand/clflush preserved");
+	cr_assert(c->entries[0].ecx & (1u << 31), "hypervisor bit");
+	cr_assert_eq(c->entries[1].edx, 5);
+	cr_assert_eq(c->entries[1].ebx, 1, "one thread per core");
+	cr_assert_eq(c->entries[2].eax, 3, "shift for 6 cores");
+	cr_assert_eq(c->entries[2].ebx, 6);
+	cr_assert_eq((c->entries[2].ecx >> 8) & 0xff, 2, "core level type");
+	cr_assert_eq((c->entries[3].ecx >> 8) & 0xff, 0, "invalid level ends enumeration");
+	cr_assert_eq(c->entries[4].eax >> 26, 5, "cores per package - 1");
+	cr_assert_eq((c->entries[4].eax >> 14) & 0xfff, 0, "L1 not shared");
+	cr_assert_eq((c->entries[5].eax >> 14) & 0xfff, 5, "L3 shared by the package");
+	free(c);
+}
+
+static unsigned reads, writes;
+static void dev_read(void *o, uint64_t off, void *d, unsigned len)
+{
+	(void)o;
+	reads++;
+	memset(d, (int)off, len);
+}
+static void dev_write(void *o, uint64_t off, const void *d, unsigned len)
+{
+	(void)o; (void)off; (void)d; (void)len;
+	writes++;
+}
+static const struct bus_dev_ops dev_ops = { dev_read, dev_write };
+
+Test(bus, register_and_dispatch)
+{
+	struct bus b;
+	uint8_t v[4];
+
+	bus_init(&b, "pio");
+	cr_assert_eq(bus_register(&b, 0x3f8, 8, "a", &dev_ops, NULL), 0);
+	cr_assert_eq(bus_register(&b, 0x3fc, 8, "b", &dev_ops, NULL), -EEXIST);
+	cr_assert_eq(bus_register(&b, ~0ULL - 1, 8, "c", &dev_ops, NULL), -EINVAL);
+	cr_assert(bus_access(&b, 0x3fa, v, 1, false));
+	cr_assert_eq(v[0], 2, "offset relative to the base");
+	cr_assert(bus_access(&b, 0x3f8, v, 1, true));
+	cr_assert_eq(writes, 1);
+	cr_assert_not(bus_access(&b, 0x3fe, v, 4, false), "access straddling the end");
+	cr_assert_not(bus_access(&b, 0x80, v, 1, false));
+}
+
+static const struct ipc_peer core_side = { "supervisor", 1u << IPC_CORE_CONFIG };
+static const struct ipc_peer sup_side = { "core", 1u << IPC_VM_EXIT };
+
+static void pair(int sv[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+}
+
+Test(ipc, core_config_round_trip_with_fds)
+{
+	struct core_config c = { .flags = CORE_F_ACPI | CORE_F_INITRD, .ncpus = 4,
+				 .mem_size = 512 * MiB }, out;
+	struct core_config_fds f = { .kernel = 0, .initrd = 1, .mem = -1 }, g;
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2];
+
+	strcpy(c.cmdline, "console=ttyS0");
+	pair(sv);
+	cr_assert_eq(ipc_core_config_send(sv[0], &c, &f), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	cr_assert_eq(ipc_core_config_decode(msg, &out, &g), 0);
+	cr_assert_eq(out.ncpus, 4);
+	cr_assert_str_eq(out.cmdline, "console=ttyS0");
+	cr_assert_geq(g.kernel, 0);
+	cr_assert_geq(g.initrd, 0);
+	cr_assert_eq(g.mem, -1);
+	close(g.kernel);
+	close(g.initrd);
+	free(msg);
+}
+
+Test(ipc, type_not_allowed_for_peer_is_refused_and_fds_closed)
+{
+	struct vm_exit_info e = { .reason = IPC_EXIT_POWEROFF };
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2], fd = dup(0);
+
+	pair(sv);
+	cr_assert_eq(ipc_send(sv[0], IPC_VM_EXIT, &e, sizeof(e), &fd, 1), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), -EPROTO, "supervisor may not send VM_EXIT");
+	cr_assert_eq(msg->nfds, 0);
+	free(msg);
+}
+
+Test(ipc, wrong_sizes_and_fd_counts_are_refused)
+{
+	struct core_config c = { .flags = CORE_F_INITRD, .ncpus = 1, .mem_size = 256 * MiB }, out;
+	struct core_config_fds g;
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2], fd = dup(0);
+
+	pair(sv);
+	/* one byte short */
+	cr_assert_eq(ipc_send(sv[0], IPC_CORE_CONFIG, &c, sizeof(c) - 1, &fd, 1), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	cr_assert_eq(ipc_core_config_decode(msg, &out, &g), -EPROTO);
+	ipc_msg_close_fds(msg);
+	/* CORE_F_INITRD promises two fds, one sent */
+	cr_assert_eq(ipc_send(sv[0], IPC_CORE_CONFIG, &c, sizeof(c), &fd, 1), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	cr_assert_eq(ipc_core_config_decode(msg, &out, &g), -EPROTO);
+	ipc_msg_close_fds(msg);
+	/* no NUL in the command line */
+	c.flags = 0;
+	memset(c.cmdline, 'x', sizeof(c.cmdline));
+	cr_assert_eq(ipc_send(sv[0], IPC_CORE_CONFIG, &c, sizeof(c), &fd, 1), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	cr_assert_eq(ipc_core_config_decode(msg, &out, &g), -EINVAL);
+	ipc_msg_close_fds(msg);
+	/* out-of-range vCPU count */
+	c.cmdline[0] = '\0';
+	c.ncpus = 255;
+	cr_assert_eq(ipc_send(sv[0], IPC_CORE_CONFIG, &c, sizeof(c), &fd, 1), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	cr_assert_eq(ipc_core_config_decode(msg, &out, &g), -EINVAL);
+	ipc_msg_close_fds(msg);
+	close(fd);
+	free(msg);
+}
+
+Test(ipc, header_length_must_match_datagram)
+{
+	struct { struct ipc_hdr h; uint8_t body[8]; } lie = { { IPC_VM_EXIT, 100 }, { 0 } };
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2];
+
+	pair(sv);
+	cr_assert_eq(send(sv[0], &lie, sizeof(lie), 0), (ssize_t)sizeof(lie));
+	cr_assert_eq(ipc_recv(sv[1], &sup_side, msg), -EPROTO);
+	cr_assert_eq(send(sv[0], &lie, 3, 0), 3);
+	cr_assert_eq(ipc_recv(sv[1], &sup_side, msg), -EPROTO, "shorter than a header");
+	close(sv[0]);
+	cr_assert_eq(ipc_recv(sv[1], &sup_side, msg), 0, "EOF");
+	free(msg);
+}
+
+Test(ipc, vm_exit_validation)
+{
+	struct vm_exit_info e = { .reason = 9 }, out;
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2];
+
+	pair(sv);
+	cr_assert_eq(ipc_vm_exit_send(sv[0], &e), 0);
+	cr_assert_eq(ipc_recv(sv[1], &sup_side, msg), 1);
+	cr_assert_eq(ipc_vm_exit_decode(msg, &out), -EPROTO, "unknown reason");
+	e.reason = IPC_EXIT_ERROR;
+	strcpy(e.detail, "vCPU 0: boom");
+	cr_assert_eq(ipc_vm_exit_send(sv[0], &e), 0);
+	cr_assert_eq(ipc_recv(sv[1], &sup_side, msg), 1);
+	cr_assert_eq(ipc_vm_exit_decode(msg, &out), 0);
+	cr_assert_str_eq(out.detail, "vCPU 0: boom");
+	free(msg);
+}
