@@ -32,14 +32,19 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 size_t serial_rx_room(struct serial *s);
 
 /* ---- i8042 keyboard controller: enough for Linux's probe and `reboot=k` ---- */
+#define I8042_QUEUE 8
 struct i8042 {
 	pthread_mutex_t lock;
 	struct vm_ctl ctl;
-	uint8_t status, cmd_byte, pending_cmd, out;
-	bool out_full;
+	uint8_t status, cmd_byte, pending_cmd, out;   /* out: last byte read from 0x60 */
 	uint8_t outport;
+	uint8_t queue[I8042_QUEUE];   /* output buffer bytes waiting for the guest */
+	bool queue_aux[I8042_QUEUE];  /* byte came from the aux (mouse) side */
+	unsigned q_head, q_count;
 };
-extern const struct bus_dev_ops i8042_ops;  /* register 0x60 (len 1) and 0x64 (len 1) */
+/* Both with the same struct i8042 as opaque: 0x60 (len 1) and 0x64 (len 1). */
+extern const struct bus_dev_ops i8042_data_ops;
+extern const struct bus_dev_ops i8042_cmd_ops;
 void i8042_init(struct i8042 *k, struct vm_ctl ctl);
 
 /* ---- CMOS/RTC (MC146818) at 0x70/0x71: date and time from the host clock, in BCD ---- */
