@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "emulate.h"
 #include "layout.h"
 #include "log.h"
 #include "vm.h"
@@ -110,25 +111,76 @@ static bool gva_to_gpa(struct vcpu *v, const struct kvm_sregs *s, uint64_t gva, 
 	return false;
 }
 
+/* Copy up to max instruction bytes at CS:RIP; returns how many, or -1 when RIP is unmapped. */
+static int read_insn(struct vcpu *v, const struct kvm_regs *r, const struct kvm_sregs *s,
+		     uint8_t *buf, unsigned max, uint64_t *gpa)
+{
+	unsigned n = 0;
+
+	if (!gva_to_gpa(v, s, s->cs.base + r->rip, gpa))
+		return -1;
+	for (; n < max; n++) {
+		uint8_t *b = guest_ptr(&v->vm->mem, *gpa + n, 1);
+		if (!b)
+			break;
+		buf[n] = *b;
+	}
+	return (int)n;
+}
+
 static void format_insn(struct vcpu *v, const struct kvm_regs *r, const struct kvm_sregs *s,
 			char *out, size_t len)
 {
+	uint8_t insn[15];
 	uint64_t gpa;
-	size_t n = 0;
+	int n = read_insn(v, r, s, insn, sizeof(insn), &gpa);
+	size_t used = 0;
 
 	out[0] = '\0';
-	if (!gva_to_gpa(v, s, s->cs.base + r->rip, &gpa)) {
+	if (n < 0)
 		snprintf(out, len, "(rip not mapped)");
-		return;
-	}
-	for (unsigned i = 0; i < 15 && n + 4 < len; i++) {
-		uint8_t *b = guest_ptr(&v->vm->mem, gpa + i, 1);
-		if (!b)
-			break;
-		n += snprintf(out + n, len - n, "%s%02x", i ? " " : "", *b);
-	}
-	if (!n)
+	else if (n == 0)
 		snprintf(out, len, "(rip outside guest RAM, gpa 0x%" PRIx64 ")", gpa);
+	for (int i = 0; i < n && used + 4 < len; i++)
+		used += snprintf(out + used, len - used, "%s%02x", i ? " " : "", insn[i]);
+}
+
+/*
+ * Some KVMs (PVM here) cannot emulate a few instructions in guest ring 0. Do those few
+ * ourselves instead of killing the guest; anything else still ends the VM with a diagnosis.
+ */
+static bool emulate_fallback(struct vcpu *v)
+{
+	static _Atomic unsigned long counts[EMU_POPCNT + 1];
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct emu_op op;
+	uint8_t insn[15];
+	uint64_t gpa;
+	int n;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return false;
+	n = read_insn(v, &r, &s, insn, sizeof(insn), &gpa);
+	if (n <= 0 || !emu_decode(insn, (size_t)n, &op))
+		return false;
+	if (emu_apply(&op, &r)) {
+		struct kvm_vcpu_events ev;
+
+		if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+			return false;
+		ev.exception.injected = 1;
+		ev.exception.nr = 3;    /* #BP */
+		ev.exception.has_error_code = 0;
+		if (ioctl(v->fd, KVM_SET_REGS, &r) < 0 || ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+			return false;
+	} else if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
+		return false;
+	}
+	if (atomic_fetch_add(&counts[op.kind], 1) == 0)
+		log_info("vCPU %u: KVM could not emulate %s at rip 0x%llx; emulating it in the core "
+			 "(logged once per instruction kind)", v->id, emu_name(op.kind), r.rip - op.len);
+	return true;
 }
 
 /* End the VM because this vCPU cannot continue: one line for the user, a full dump in the log. */
@@ -153,7 +205,7 @@ static void vcpu_fail(struct vcpu *v, const char *what)
 	vm_request_exit(v->vm, VM_EXIT_ERROR, line);
 }
 
-static void internal_error(struct vcpu *v)
+static bool internal_error(struct vcpu *v)
 {
 	static const char *const sub[] = {
 		[KVM_INTERNAL_ERROR_EMULATION] = "emulation failure",
@@ -163,9 +215,12 @@ static void internal_error(struct vcpu *v)
 	uint32_t s = v->run->internal.suberror;
 	char what[128];
 
+	if (s == KVM_INTERNAL_ERROR_EMULATION && emulate_fallback(v))
+		return true;
 	snprintf(what, sizeof(what), "KVM_EXIT_INTERNAL_ERROR suberror %u (%s)", s,
 		 s < ARRAY_SIZE(sub) && sub[s] ? sub[s] : "unknown");
 	vcpu_fail(v, what);
+	return false;
 }
 
 static void system_event(struct vcpu *v)
@@ -205,8 +260,7 @@ static bool handle_exit(struct vcpu *v)
 		system_event(v);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		internal_error(v);
-		return false;
+		return internal_error(v);
 	case KVM_EXIT_SHUTDOWN:
 		vcpu_fail(v, "KVM_EXIT_SHUTDOWN (triple fault)");
 		return false;

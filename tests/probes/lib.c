@@ -1,0 +1,324 @@
+/* Probe library: serial output, a tiny printf, strings, command-line words, check reporting,
+ * the ways to end the VM and the trap handler that turns any exception into one line of output
+ * and a power-off. Runs in ring 3 except probe_trap (ring 0), so nothing here may assume
+ * either ring. */
+#include "probe.h"
+
+static const char *cmdline = "";
+static unsigned nok, nfail;
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	uint8_t *d = dst;
+
+	while (n--)
+		*d++ = (uint8_t)c;
+	return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const uint8_t *x = a, *y = b;
+
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x - *y;
+	return 0;
+}
+
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+/* The core's 8250 always reports THR empty, so there is no LSR polling: every port access
+ * from ring 3 is a trip through the #GP handler in emulated ring 0 (see entry.S). */
+static unsigned nline;   /* characters on the current line, for probe_trap */
+
+static void putc_serial(char c)
+{
+	outb(PROBE_PORT_COM1, (uint8_t)c);
+	nline = c == '\n' ? 0 : nline + 1;
+}
+
+static void puts_serial(const char *s)
+{
+	while (*s)
+		putc_serial(*s++);
+}
+
+static void put_num(uint64_t v, unsigned base, bool neg, unsigned width)
+{
+	char buf[24];
+	int i = 0;
+
+	do {
+		buf[i++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while ((unsigned)i < width && i < (int)sizeof(buf) - 1)
+		buf[i++] = '0';
+	if (neg)
+		putc_serial('-');
+	while (i)
+		putc_serial(buf[--i]);
+}
+
+static void put_arg(char conv, int lng, va_list *ap, unsigned width)
+{
+	int64_t sv;
+	uint64_t uv;
+
+	switch (conv) {
+	case 'd':
+		sv = lng ? va_arg(*ap, int64_t) : va_arg(*ap, int);
+		put_num(sv < 0 ? -(uint64_t)sv : (uint64_t)sv, 10, sv < 0, width);
+		return;
+	case 'u':
+	case 'x':
+		uv = lng ? va_arg(*ap, uint64_t) : va_arg(*ap, unsigned);
+		put_num(uv, conv == 'x' ? 16 : 10, false, width);
+		return;
+	case 's': {
+		const char *s = va_arg(*ap, const char *);
+		puts_serial(s ? s : "(null)");
+		return;
+	}
+	case 'c':
+		putc_serial((char)va_arg(*ap, int));
+		return;
+	default:
+		putc_serial('%');
+		putc_serial(conv);
+	}
+}
+
+void vpr(const char *fmt, va_list ap)
+{
+	va_list aq;
+
+	va_copy(aq, ap);
+	for (; *fmt; fmt++) {
+		unsigned width = 0;
+		int lng = 0;
+
+		if (*fmt != '%') {
+			putc_serial(*fmt);
+			continue;
+		}
+		fmt++;
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (unsigned)(*fmt++ - '0');
+		while (*fmt == 'l')
+			lng++, fmt++;
+		if (!*fmt)
+			break;
+		if (*fmt == '%')
+			putc_serial('%');
+		else
+			put_arg(*fmt, lng, &aq, width);
+	}
+	va_end(aq);
+}
+
+void pr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpr(fmt, ap);
+	va_end(ap);
+}
+
+void check_ok(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	nok++;
+	pr("PROBE OK %s", what);
+	if (fmt && *fmt) {
+		pr(" ");
+		va_start(ap, fmt);
+		vpr(fmt, ap);
+		va_end(ap);
+	}
+	pr("\n");
+}
+
+void check_fail(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	nfail++;
+	pr("PROBE FAIL %s: ", what);
+	va_start(ap, fmt);
+	vpr(fmt, ap);
+	va_end(ap);
+	pr("\n");
+}
+
+unsigned probe_nok(void)
+{
+	return nok;
+}
+
+unsigned probe_nfail(void)
+{
+	return nfail;
+}
+
+void probe_set_cmdline(const char *cl)
+{
+	cmdline = cl ? cl : "";
+}
+
+const char *probe_arg(const char *key, size_t *len)
+{
+	size_t klen = strlen(key);
+	const char *p = cmdline;
+
+	while (*p) {
+		const char *w;
+		size_t wlen;
+
+		while (*p == ' ')
+			p++;
+		w = p;
+		while (*p && *p != ' ')
+			p++;
+		wlen = (size_t)(p - w);
+		if (wlen > klen && !memcmp(w, key, klen) && w[klen] == '=') {
+			*len = wlen - klen - 1;
+			return w + klen + 1;
+		}
+	}
+	return NULL;
+}
+
+bool probe_arg_is(const char *key, const char *value)
+{
+	size_t len;
+	const char *v = probe_arg(key, &len);
+
+	return v && len == strlen(value) && !memcmp(v, value, len);
+}
+
+static int digit(char c, unsigned base)
+{
+	int d = -1;
+
+	if (c >= '0' && c <= '9')
+		d = c - '0';
+	else if (c >= 'a' && c <= 'f')
+		d = c - 'a' + 10;
+	else if (c >= 'A' && c <= 'F')
+		d = c - 'A' + 10;
+	return d >= 0 && (unsigned)d < base ? d : -1;
+}
+
+bool probe_arg_u64(const char *key, uint64_t *out)
+{
+	size_t len, i = 0;
+	const char *v = probe_arg(key, &len);
+	unsigned base = 10;
+	uint64_t n = 0;
+
+	if (!v || !len)
+		return false;
+	if (len > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		base = 16, i = 2;
+	for (; i < len && digit(v[i], base) >= 0; i++)
+		n = n * base + (uint64_t)digit(v[i], base);
+	if (i < len && i + 1 == len) {
+		const char *sfx = "KMG";
+
+		for (int s = 0; s < 3; s++)
+			if (v[i] == sfx[s] || v[i] == sfx[s] + 32)
+				n <<= 10 * (s + 1), i++;
+	}
+	if (i != len)
+		return false;
+	*out = n;
+	return true;
+}
+
+void probe_delay_cycles(uint64_t cycles)
+{
+	uint64_t t0 = rdtsc();
+
+	while (rdtsc() - t0 < cycles)
+		cpu_relax();
+}
+
+/* ~1 s at any plausible TSC rate; long enough for the core to act on a PIO exit */
+#define END_GRACE_CYCLES 3000000000ULL
+
+static void __attribute__((noreturn)) still_alive(const char *how)
+{
+	probe_delay_cycles(END_GRACE_CYCLES);
+	pr("PROBE FAIL end: %s did not stop the VM\n", how);
+	for (;;)
+		cpu_relax();
+}
+
+void probe_poweroff(void)
+{
+	/* SLP_TYP = 5 (the DSDT's \_S5), SLP_EN */
+	outb(PROBE_PORT_ACPI_PM, (5 << 2) | (1 << 5));
+	still_alive("ACPI power-off");
+}
+
+void probe_reset_i8042(void)
+{
+	outb(PROBE_PORT_I8042, 0xfe);
+	still_alive("i8042 reset");
+}
+
+void probe_reset_acpi(void)
+{
+	outb(PROBE_PORT_ACPI_PM + 2, 0x01);
+	still_alive("ACPI reset");
+}
+
+/* Stack frame built by the stubs and trap_common in entry.S */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+void probe_trap(const struct trap_frame *f, uint64_t cr2);
+
+/* Ring 0, interrupts off: one line naming the vector, then end the VM. */
+void probe_trap(const struct trap_frame *f, uint64_t cr2)
+{
+	if (nline)
+		pr("\n");   /* the trap may have hit in the middle of a line */
+	pr("PROBE TRAP vector=%lu error=0x%lx rip=0x%lx cs=0x%lx rsp=0x%lx rflags=0x%lx cr2=0x%lx\n",
+	   f->vector, f->error, f->rip, f->cs, f->rsp, f->rflags, cr2);
+	probe_poweroff();
+}
