@@ -240,3 +240,63 @@ Test(ipc, vm_exit_validation)
 	cr_assert_str_eq(out.detail, "vCPU 0: boom");
 	free(msg);
 }
+
+#include "emulate.h"
+
+Test(emulate, decodes_only_what_it_can_apply)
+{
+	struct emu_op op;
+
+	cr_assert(emu_decode((const uint8_t *)"\x0f\x01\xca", 3, &op));
+	cr_assert_eq(op.kind, EMU_CLAC);
+	cr_assert_eq(op.len, 3);
+	cr_assert(emu_decode((const uint8_t *)"\x0f\x01\xcb", 3, &op));
+	cr_assert_eq(op.kind, EMU_STAC);
+	cr_assert_not(emu_decode((const uint8_t *)"\x0f\x01", 2, &op), "truncated");
+	cr_assert_not(emu_decode((const uint8_t *)"\x0f\x01\xcc", 3, &op));
+	cr_assert_not(emu_decode((const uint8_t *)"\xf0\x48\x0f\xc7\x4d\x20", 6, &op),
+		      "cmpxchg16b is not emulated: the VM must stop with a diagnosis");
+	/* popcnt %rdi,%rax = f3 48 0f b8 c7 */
+	cr_assert(emu_decode((const uint8_t *)"\xf3\x48\x0f\xb8\xc7", 5, &op));
+	cr_assert_eq(op.kind, EMU_POPCNT);
+	cr_assert_eq(op.len, 5);
+	cr_assert_eq(op.dst, 0);
+	cr_assert_eq(op.src, 7);
+	cr_assert_eq(op.width, 64);
+	/* popcnt %r9d,%r10d = f3 45 0f b8 d1 */
+	cr_assert(emu_decode((const uint8_t *)"\xf3\x45\x0f\xb8\xd1", 5, &op));
+	cr_assert_eq(op.dst, 10);
+	cr_assert_eq(op.src, 9);
+	cr_assert_eq(op.width, 32);
+	cr_assert_not(emu_decode((const uint8_t *)"\xf3\x48\x0f\xb8\x07", 5, &op),
+		      "memory operand is refused, not guessed");
+}
+
+Test(emulate, applies_register_effects)
+{
+	struct kvm_regs r = { .rip = 0x1000, .rflags = 0x2 | (1ULL << 6) };
+	struct emu_op op;
+
+	emu_decode((const uint8_t *)"\x0f\x01\xcb", 3, &op);
+	cr_assert_not(emu_apply(&op, &r));
+	cr_assert(r.rflags & (1ULL << 18), "stac sets AC");
+	cr_assert_eq(r.rip, 0x1003);
+	emu_decode((const uint8_t *)"\x0f\x01\xca", 3, &op);
+	emu_apply(&op, &r);
+	cr_assert_not(r.rflags & (1ULL << 18), "clac clears AC");
+	emu_decode((const uint8_t *)"\xcc", 1, &op);
+	cr_assert(emu_apply(&op, &r), "int3 asks for #BP");
+	cr_assert_eq(r.rip, 0x1007, "#BP is a trap: RIP after the instruction");
+	r.rdi = 0xf0f0000000000001ULL;
+	r.rax = 0xdead;
+	emu_decode((const uint8_t *)"\xf3\x48\x0f\xb8\xc7", 5, &op);
+	emu_apply(&op, &r);
+	cr_assert_eq(r.rax, 9);
+	cr_assert_not(r.rflags & (1ULL << 6), "ZF clear for a non-zero source");
+	r.r9 = 0xffffffff00000000ULL;
+	r.r10 = ~0ULL;
+	emu_decode((const uint8_t *)"\xf3\x45\x0f\xb8\xd1", 5, &op);
+	emu_apply(&op, &r);
+	cr_assert_eq(r.r10, 0, "32-bit popcnt sees only the low half and zero-extends");
+	cr_assert(r.rflags & (1ULL << 6), "ZF set for a zero source");
+}
