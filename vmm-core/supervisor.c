@@ -287,8 +287,10 @@ static int on_signal(struct supervisor *s)
 		on_core_message(s);
 	}
 	if (s->have_exit && s->exit.reason != IPC_EXIT_ERROR && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0)
+	    WEXITSTATUS(status) == 0) {
+		log_info("the guest %s", s->exit.reason == IPC_EXIT_RESET ? "reset" : "powered off");
 		return EXIT_VM_ENDED;
+	}
 	if (s->have_exit && s->exit.detail[0])
 		log_warnx("%s", s->exit.detail);
 	else if (WIFSIGNALED(status))

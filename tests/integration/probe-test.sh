@@ -92,5 +92,11 @@ for c in "${need[@]}"; do
 	grep -aqF "PROBE OK $c" "$out" || fail "missing 'PROBE OK $c'"
 done
 grep -aqE '^PROBE DONE [0-9]+ ok 0 failed' "$out" || fail "no 'PROBE DONE <n> ok 0 failed' line"
+# the supervisor says how the VM ended: reset and power-off both exit 0 but must not be confused
+case "$end" in
+reset|acpi-reset) ended="the guest reset" ;;
+*) ended="the guest powered off" ;;
+esac
+grep -aqx "bulkhead: $ended" "$err" || fail "stderr does not say '$ended'"
 cat "$out"
 echo "probe-test: ok ($(grep -a '^PROBE DONE' "$out"))"
