@@ -83,6 +83,24 @@ else
 	bad "-mem-path: $(tail -3 "$tmp/out") $(cat "$tmp/err")"
 fi
 
+# -mem-path on a real hugetlbfs: mount one privately, reserve 2 MiB pages, restore both after
+hp_before=$(cat /proc/sys/vm/nr_hugepages)
+mkdir "$tmp/huge"
+if mount -t hugetlbfs none "$tmp/huge" 2>"$tmp/err" && echo $((hp_before + 140)) >/proc/sys/vm/nr_hugepages &&
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((hp_before + 128)) ]; then
+	if "$bulkhead" -kernel "$probe" -mem-path "$tmp/huge" -m 256 -serial stdio \
+		-append "probe=basic probe.token=huge expect.cpus=1 expect.mem=268435456" >"$tmp/out" 2>"$tmp/err" </dev/null &&
+		grep -q "PROBE DONE [0-9]* ok 0 failed" "$tmp/out" && ! grep -q "not on hugetlbfs" "$tmp/err"; then
+		ok "-mem-path on hugetlbfs: probe passes"
+	else
+		bad "-mem-path hugetlbfs: $(tail -3 "$tmp/out") $(cat "$tmp/err")"
+	fi
+else
+	echo "note: hugetlbfs case not run: cannot mount hugetlbfs or reserve 2 MiB pages here ($(cat "$tmp/err"))"
+fi
+umount "$tmp/huge" 2>/dev/null
+echo "$hp_before" >/proc/sys/vm/nr_hugepages 2>/dev/null
+
 # -daemonize -pidfile: returns at once, the daemon runs the VM, SIGTERM stops it, pidfile removed
 if "$bulkhead" -kernel "$tmp/halt.elf" -daemonize -pidfile "$tmp/pid" -D "$tmp/dlog" </dev/null; then
 	for _ in $(seq 50); do [ -s "$tmp/pid" ] && break; sleep 0.1; done
