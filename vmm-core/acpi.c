@@ -6,6 +6,7 @@
 #include <string.h>
 #include "acpi.h"
 #include "aml.h"
+#include "le.h"
 
 #define OEM_ID          "BLKHD "        /* 6 chars */
 #define OEM_TABLE_ID    "BLKHEAD "      /* 8 chars */
@@ -40,51 +41,24 @@
 #define GAS_SYSTEM_IO           1
 #define GAS_ACCESS_BYTE         1
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
-
 /* Standard description header; the checksum is set by finish() once the body is in. */
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memset(t, 0, HDR_LEN);
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	le_put32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put32(t + 24, 1);
+	le_put32(t + 24, 1);
 	memcpy(t + 28, CREATOR_ID, 4);
-	put32(t + 32, 1);
+	le_put32(t + 32, 1);
 }
 
 static void finish(uint8_t *t, uint32_t len)
 {
 	t[9] = 0;
-	t[9] = (uint8_t)-sum8(t, len);
+	t[9] = (uint8_t)-checksum8(t, len);
 }
 
 /* Generic Address Structure for one 8-bit I/O port */
@@ -94,7 +68,7 @@ static void gas_io8(uint8_t *p, uint16_t port)
 	p[1] = 8;       /* register bit width */
 	p[2] = 0;       /* bit offset */
 	p[3] = GAS_ACCESS_BYTE;
-	put64(p + 4, port);
+	le_put64(p + 4, port);
 }
 
 static void dsdt_com1(struct aml *a)
@@ -178,17 +152,17 @@ static void build_fadt(uint8_t *t, uint64_t dsdt_gpa)
 {
 	memset(t, 0, FADT_LEN);
 	header(t, "FACP", FADT_LEN, 6);
-	put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
-	put64(t + FADT_X_DSDT, dsdt_gpa);
+	le_put32(t + FADT_DSDT, (uint32_t)dsdt_gpa);
+	le_put64(t + FADT_X_DSDT, dsdt_gpa);
 	/*
 	 * No SCI exists, but Linux treats a MADT override whose source equals SCI_INT as the
 	 * SCI's (level, active low). With SCI_INT 0 that would hit the IRQ0->GSI2 override
 	 * of the PIT, so name the conventional ISA SCI line instead; hardware-reduced
 	 * OSPMs install no handler on it.
 	 */
-	put16(t + FADT_SCI_INT, 9);
-	put16(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA);
-	put32(t + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
+	le_put16(t + FADT_SCI_INT, 9);
+	le_put16(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA);
+	le_put32(t + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
 	gas_io8(t + FADT_RESET_REG, ACPI_PM_RESET);
 	t[FADT_RESET_VALUE] = ACPI_PM_RESET_VALUE;
 	t[FADT_MINOR_VERSION] = 0;
@@ -211,15 +185,15 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 
 	memset(t, 0, len);
 	header(t, "APIC", len, 5);
-	put32(t + HDR_LEN, (uint32_t)LAYOUT_LAPIC_BASE);
-	put32(t + HDR_LEN + 4, 0);      /* no dual 8259 to mask: PCAT_COMPAT clear */
+	le_put32(t + HDR_LEN, (uint32_t)LAYOUT_LAPIC_BASE);
+	le_put32(t + HDR_LEN + 4, 0);      /* no dual 8259 to mask: PCAT_COMPAT clear */
 	e = t + HDR_LEN + 8;
 	for (i = 0; i < ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = 0;                   /* Processor Local APIC */
 		e[1] = MADT_LAPIC_LEN;
 		e[2] = (uint8_t)i;          /* ACPI processor uid */
 		e[3] = (uint8_t)i;          /* APIC id */
-		put32(e + 4, 1);            /* enabled */
+		le_put32(e + 4, 1);            /* enabled */
 	}
 	/*
 	 * The IOAPIC id shares the APIC-id namespace with the CPUs (0..ncpus-1); ncpus is the
@@ -228,24 +202,24 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 	e[0] = 1;
 	e[1] = MADT_IOAPIC_LEN;
 	e[2] = (uint8_t)ncpus;
-	put32(e + 4, (uint32_t)LAYOUT_IOAPIC_BASE);
-	put32(e + 8, 0);                /* GSI base */
+	le_put32(e + 4, (uint32_t)LAYOUT_IOAPIC_BASE);
+	le_put32(e + 8, 0);                /* GSI base */
 	e += MADT_IOAPIC_LEN;
 	/* KVM's in-kernel PIT drives IOAPIC pin 2; flags 0 = ISA conforming (edge, high) */
 	e[0] = 2;
 	e[1] = MADT_ISO_LEN;
 	e[2] = 0;                       /* bus: ISA */
 	e[3] = 0;                       /* source IRQ */
-	put32(e + 4, 2);                /* GSI */
-	put16(e + 8, 0);
+	le_put32(e + 4, 2);                /* GSI */
+	le_put16(e + 8, 0);
 	finish(t, len);
 }
 
 static void build_xsdt(uint8_t *t, uint64_t fadt_gpa, uint64_t madt_gpa)
 {
 	header(t, "XSDT", XSDT_LEN, 1);
-	put64(t + HDR_LEN, fadt_gpa);
-	put64(t + HDR_LEN + 8, madt_gpa);
+	le_put64(t + HDR_LEN, fadt_gpa);
+	le_put64(t + HDR_LEN + 8, madt_gpa);
 	finish(t, XSDT_LEN);
 }
 
@@ -255,10 +229,10 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, OEM_ID, 6);
 	r[15] = 2;                      /* ACPI 2.0+: use the XSDT; no RSDT */
-	put32(r + 20, RSDP_LEN);
-	put64(r + 24, xsdt_gpa);
-	r[8] = (uint8_t)-sum8(r, 20);   /* ACPI 1.0 checksum over the first 20 bytes */
-	r[32] = (uint8_t)-sum8(r, RSDP_LEN);
+	le_put32(r + 20, RSDP_LEN);
+	le_put64(r + 24, xsdt_gpa);
+	r[8] = (uint8_t)-checksum8(r, 20);   /* ACPI 1.0 checksum over the first 20 bytes */
+	r[32] = (uint8_t)-checksum8(r, RSDP_LEN);
 }
 
 static int check_desc(const struct machine_desc *d)

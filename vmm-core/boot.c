@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "layout.h"
+#include "le.h"
 #include "util.h"
 
 /* Offsets inside the bzImage file; the setup header sits at the same offsets in boot_params. */
@@ -93,12 +94,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le16toh(v); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
-static void put16(uint8_t *p, uint16_t v) { v = htole16(v); memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
 
 /* Read exactly len bytes at off; a file that ends early is malformed, not a partial success. */
 static int read_full(int fd, void *buf, uint64_t len, uint64_t off)
@@ -140,7 +135,7 @@ static int file_size(int fd, uint64_t *size)
 static int bz_check(const uint8_t *h, uint64_t fsize, uint64_t *payload_off,
 		    char *err, size_t errlen)
 {
-	uint16_t ver = get16(h + HDR_VERSION);
+	uint16_t ver = le_get16(h + HDR_VERSION);
 	unsigned sects = h[HDR_SETUP_SECTS] ? h[HDR_SETUP_SECTS] : 4;
 	uint64_t hdr_end = 0x202ULL + h[HDR_JUMP_LEN];
 	uint64_t off = (sects + 1ULL) * 512;
@@ -160,12 +155,12 @@ static int bz_check(const uint8_t *h, uint64_t fsize, uint64_t *payload_off,
 		       (unsigned long long)fsize);
 		return -ENOEXEC;
 	}
-	if (!(get16(h + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
+	if (!(le_get16(h + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
 		seterr(err, errlen, "kernel: bzImage has no 64-bit entry point (XLF_KERNEL_64 not set)");
 		return -ENOEXEC;
 	}
 	/* syssize counts 16-byte paragraphs of the payload, rounded up: a shorter file is cut off */
-	if (fsize <= off || (uint64_t)get32(h + HDR_SYSSIZE) * 16 > fsize - off + 15) {
+	if (fsize <= off || (uint64_t)le_get32(h + HDR_SYSSIZE) * 16 > fsize - off + 15) {
 		seterr(err, errlen, "kernel: bzImage is truncated (%llu bytes)",
 		       (unsigned long long)fsize);
 		return -ENOEXEC;
@@ -189,8 +184,8 @@ static bool fits_low(const struct guest_mem *m, uint64_t addr, uint64_t len)
 static int bz_load_addr(const struct guest_mem *m, const uint8_t *h, uint64_t need,
 			uint64_t *addr, char *err, size_t errlen)
 {
-	uint64_t pref = get64(h + HDR_PREF_ADDRESS);
-	uint64_t align = get32(h + HDR_KERNEL_ALIGN);
+	uint64_t pref = le_get64(h + HDR_PREF_ADDRESS);
+	uint64_t align = le_get32(h + HDR_KERNEL_ALIGN);
 	uint64_t a = pref > LAYOUT_KERNEL_LOAD ? pref : LAYOUT_KERNEL_LOAD;
 
 	if (!h[HDR_RELOCATABLE]) {
@@ -220,7 +215,7 @@ static int load_bzimage(struct guest_mem *m, int fd, const uint8_t *h, uint64_t 
 	if (ret)
 		return ret;
 	len = fsize - off;
-	need = get32(h + HDR_INIT_SIZE);
+	need = le_get32(h + HDR_INIT_SIZE);
 	if (need < len)
 		need = len;
 	ret = bz_load_addr(m, h, need, &addr, err, errlen);
@@ -237,9 +232,9 @@ static int load_bzimage(struct guest_mem *m, int fd, const uint8_t *h, uint64_t 
 	img->bzimage = true;
 	img->entry = addr + BZ_ENTRY64_OFFSET;
 	img->load_end = addr + need;
-	img->protocol = get16(h + HDR_VERSION);
-	img->initrd_addr_max = get32(h + HDR_INITRD_ADDR_MAX);
-	img->cmdline_size = get32(h + HDR_CMDLINE_SIZE);
+	img->protocol = le_get16(h + HDR_VERSION);
+	img->initrd_addr_max = le_get32(h + HDR_INITRD_ADDR_MAX);
+	img->cmdline_size = le_get32(h + HDR_CMDLINE_SIZE);
 	img->setup_header_len = hdr_end - HDR_SETUP_SECTS;
 	memcpy(img->setup_header, h + HDR_SETUP_SECTS, img->setup_header_len);
 	return 0;
@@ -485,9 +480,9 @@ static void write_setup_header(uint8_t *bp, const struct boot_image *img)
 		return;
 	}
 	/* vmlinux has no setup header; the kernel only checks these to trust the rest */
-	put16(bp + HDR_BOOT_FLAG, 0xaa55);
+	le_put16(bp + HDR_BOOT_FLAG, 0xaa55);
 	memcpy(bp + HDR_MAGIC, "HdrS", 4);
-	put16(bp + HDR_VERSION, BZ_MIN_PROTOCOL);
+	le_put16(bp + HDR_VERSION, BZ_MIN_PROTOCOL);
 }
 
 static void write_e820(uint8_t *bp, const struct guest_mem *m)
@@ -499,9 +494,9 @@ static void write_e820(uint8_t *bp, const struct guest_mem *m)
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *e = bp + BP_E820_TABLE + i * 20;
 
-		put64(e, tbl[i].addr);
-		put64(e + 8, tbl[i].size);
-		put32(e + 16, tbl[i].type);
+		le_put64(e, tbl[i].addr);
+		le_put64(e + 8, tbl[i].size);
+		le_put32(e + 16, tbl[i].type);
 	}
 }
 
@@ -544,18 +539,18 @@ int boot_write_params(struct guest_mem *m, const struct boot_image *img,
 		return ret;
 	memset(bp, 0, BP_SIZE);
 	write_setup_header(bp, img);
-	put16(bp + HDR_VID_MODE, 0xffff);       /* "normal" text mode: no mode switch */
+	le_put16(bp + HDR_VID_MODE, 0xffff);       /* "normal" text mode: no mode switch */
 	bp[HDR_TYPE_OF_LOADER] = 0xff;          /* undefined/unregistered boot loader */
 	/* heap_end_ptr is not set, so the kernel must not think it has a setup heap */
 	bp[HDR_LOADFLAGS] = (uint8_t)((bp[HDR_LOADFLAGS] | LOADED_HIGH) & ~CAN_USE_HEAP);
-	put32(bp + HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
-	put32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(LAYOUT_CMDLINE >> 32));
-	put32(bp + HDR_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
-	put32(bp + HDR_RAMDISK_SIZE, (uint32_t)a->initrd_size);
-	put32(bp + BP_EXT_RAMDISK_IMG, (uint32_t)(a->initrd_addr >> 32));
-	put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(a->initrd_size >> 32));
+	le_put32(bp + HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
+	le_put32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(LAYOUT_CMDLINE >> 32));
+	le_put32(bp + HDR_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
+	le_put32(bp + HDR_RAMDISK_SIZE, (uint32_t)a->initrd_size);
+	le_put32(bp + BP_EXT_RAMDISK_IMG, (uint32_t)(a->initrd_addr >> 32));
+	le_put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(a->initrd_size >> 32));
 	if (a->rsdp_addr)
-		put64(bp + BP_ACPI_RSDP_ADDR, a->rsdp_addr);
+		le_put64(bp + BP_ACPI_RSDP_ADDR, a->rsdp_addr);
 	write_e820(bp, m);
 	return 0;
 }
@@ -574,16 +569,16 @@ static int write_gdt_and_pages(struct guest_mem *m)
 	if (!g || !idt || !pml4 || !pdpt || !pd)
 		return -ENOMEM;
 	for (unsigned i = 0; i < ARRAY_SIZE(gdt); i++)
-		put64(g + i * 8, gdt[i]);
+		le_put64(g + i * 8, gdt[i]);
 	memset(idt, 0, 8);
 	memset(pml4, 0, PAGE_SIZE_4K);
 	memset(pdpt, 0, PAGE_SIZE_4K);
-	put64(pml4, LAYOUT_PDPT | PTE_PRESENT_RW);
+	le_put64(pml4, LAYOUT_PDPT | PTE_PRESENT_RW);
 	for (unsigned i = 0; i < 4; i++)
-		put64(pdpt + i * 8, (LAYOUT_PD + i * PAGE_SIZE_4K) | PTE_PRESENT_RW);
+		le_put64(pdpt + i * 8, (LAYOUT_PD + i * PAGE_SIZE_4K) | PTE_PRESENT_RW);
 	/* 2048 entries of 2 MiB: the first 4 GiB mapped 1:1 */
 	for (uint64_t i = 0; i < 4 * 512; i++)
-		put64(pd + i * 8, (i << 21) | PTE_PRESENT_RW | PTE_PS);
+		le_put64(pd + i * 8, (i << 21) | PTE_PRESENT_RW | PTE_PS);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "mptable.h"
+#include "le.h"
 
 #define MPF_LEN         16
 #define MPC_HDR_LEN     44
@@ -23,27 +24,6 @@ enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
 #define CPU_FEATURES    0x201   /* FPU, APIC */
 #define ISA_BUS_ID      0
 #define IRQ_EDGE_HIGH   0x0005  /* polarity 01 = active high, trigger 01 = edge */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
 
 /* Pins that need their own entry besides the ISA identity ones: those above IRQ 15. */
 static unsigned mmio_extra_irqs(const struct machine_desc *d)
@@ -74,8 +54,8 @@ static uint8_t *put_cpu(uint8_t *e, unsigned id)
 	e[1] = (uint8_t)id;
 	e[2] = LAPIC_VERSION;
 	e[3] = CPU_ENABLED | (id == 0 ? CPU_BSP : 0);
-	put32(e + 4, CPU_SIGNATURE);
-	put32(e + 8, CPU_FEATURES);
+	le_put32(e + 4, CPU_SIGNATURE);
+	le_put32(e + 8, CPU_FEATURES);
 	return e + MPC_CPU_LEN;
 }
 
@@ -84,7 +64,7 @@ static uint8_t *put_irq(uint8_t *e, uint8_t kind, uint8_t type, uint16_t flags,
 {
 	e[0] = kind;
 	e[1] = type;
-	put16(e + 2, flags);
+	le_put16(e + 2, flags);
 	e[4] = ISA_BUS_ID;
 	e[5] = src_irq;
 	e[6] = dst_id;
@@ -102,7 +82,7 @@ static uint8_t *put_bus_ioapic(uint8_t *e, uint8_t ioapic_id)
 	e[1] = ioapic_id;
 	e[2] = IOAPIC_VERSION;
 	e[3] = 1;                       /* enabled */
-	put32(e + 4, (uint32_t)LAYOUT_IOAPIC_BASE);
+	le_put32(e + 4, (uint32_t)LAYOUT_IOAPIC_BASE);
 	return e + MPC_SHORT_LEN;
 }
 
@@ -132,23 +112,23 @@ static void put_header(uint8_t *t, size_t len, unsigned nentries)
 {
 	memset(t, 0, MPC_HDR_LEN);
 	memcpy(t, "PCMP", 4);
-	put16(t + 4, (uint16_t)len);
+	le_put16(t + 4, (uint16_t)len);
 	t[6] = MP_SPEC_REV;
 	memcpy(t + 8, "BLKHEAD ", 8);           /* OEM id */
 	memcpy(t + 16, "MICROVM     ", 12);     /* product id */
-	put16(t + 34, (uint16_t)nentries);
-	put32(t + 36, (uint32_t)LAYOUT_LAPIC_BASE);
+	le_put16(t + 34, (uint16_t)nentries);
+	le_put32(t + 36, (uint32_t)LAYOUT_LAPIC_BASE);
 }
 
 static void put_floating(uint8_t *f, uint64_t table_gpa)
 {
 	memset(f, 0, MPF_LEN);
 	memcpy(f, "_MP_", 4);
-	put32(f + 4, (uint32_t)table_gpa);
+	le_put32(f + 4, (uint32_t)table_gpa);
 	f[8] = 1;                               /* length in 16-byte units */
 	f[9] = MP_SPEC_REV;
 	/* feature byte 1 = 0: a configuration table is present; byte 2 bit 7 = 0: no IMCR */
-	f[10] = (uint8_t)-sum8(f, MPF_LEN);
+	f[10] = (uint8_t)-checksum8(f, MPF_LEN);
 }
 
 static int check_desc(const struct machine_desc *d)
@@ -187,6 +167,6 @@ long mptable_build(void *buf, size_t len, uint64_t gpa_base, const struct machin
 	e = put_bus_ioapic(e, (uint8_t)d->ncpus);   /* same IOAPIC id as the MADT's */
 	e = put_irqs(e, d, (uint8_t)d->ncpus);
 	put_header(t, tlen, d->ncpus + short_entries(d));
-	t[7] = (uint8_t)-sum8(t, tlen);
+	t[7] = (uint8_t)-checksum8(t, tlen);
 	return (long)(MPF_LEN + tlen);
 }
