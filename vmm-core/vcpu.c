@@ -145,13 +145,65 @@ static void format_insn(struct vcpu *v, const struct kvm_regs *r, const struct k
 		used += snprintf(out + used, len - used, "%s%02x", i ? " " : "", insn[i]);
 }
 
+/* Copy between a guest linear range and buf, page by page (the range may cross pages). */
+static bool guest_linear_rw(struct vcpu *v, const struct kvm_sregs *s, uint64_t gva,
+			    uint8_t *buf, unsigned len, bool write)
+{
+	while (len) {
+		unsigned chunk = 4096 - (unsigned)(gva & 4095);
+		uint64_t gpa;
+		uint8_t *p;
+
+		if (chunk > len)
+			chunk = len;
+		if (!gva_to_gpa(v, s, gva, &gpa) || !(p = guest_ptr(&v->vm->mem, gpa, chunk)))
+			return false;
+		if (write)
+			memcpy(p, buf, chunk);
+		else
+			memcpy(buf, p, chunk);
+		gva += chunk;
+		buf += chunk;
+		len -= chunk;
+	}
+	return true;
+}
+
+/* fxsave/fxrstor/ldmxcsr/stmxcsr: move FPU/SSE state between KVM and the guest operand. */
+static bool emulate_fpu_mem(struct vcpu *v, const struct emu_op *op, const struct kvm_regs *r,
+			    const struct kvm_sregs *s)
+{
+	uint8_t img[EMU_FXSAVE_SIZE];
+	uint64_t gva = emu_mem_addr(op, r);
+	unsigned len = emu_mem_len(op);
+	bool store = op->kind == EMU_FXSAVE || op->kind == EMU_STMXCSR;
+	struct kvm_fpu fpu;
+
+	if (ioctl(v->fd, KVM_GET_FPU, &fpu) < 0)
+		return false;
+	if (store) {
+		if (op->kind == EMU_FXSAVE)
+			emu_fxsave_image(&fpu, op->rex_w, img);
+		else
+			memcpy(img, &fpu.mxcsr, 4);
+		return guest_linear_rw(v, s, gva, img, len, true);
+	}
+	if (!guest_linear_rw(v, s, gva, img, len, false))
+		return false;
+	if (op->kind == EMU_FXRSTOR)
+		emu_fxrstor_image(img, op->rex_w, &fpu);
+	else
+		memcpy(&fpu.mxcsr, img, 4);
+	return ioctl(v->fd, KVM_SET_FPU, &fpu) == 0;
+}
+
 /*
  * Some KVMs (PVM here) cannot emulate a few instructions in guest ring 0. Do those few
  * ourselves instead of killing the guest; anything else still ends the VM with a diagnosis.
  */
 static bool emulate_fallback(struct vcpu *v)
 {
-	static _Atomic unsigned long counts[EMU_POPCNT + 1];
+	static _Atomic unsigned long counts[EMU_KIND_MAX];
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	struct emu_op op;
@@ -163,6 +215,8 @@ static bool emulate_fallback(struct vcpu *v)
 		return false;
 	n = read_insn(v, &r, &s, insn, sizeof(insn), &gpa);
 	if (n <= 0 || !emu_decode(insn, (size_t)n, &op))
+		return false;
+	if (emu_mem_len(&op) && !emulate_fpu_mem(v, &op, &r, &s))
 		return false;
 	if (emu_apply(&op, &r)) {
 		struct kvm_vcpu_events ev;
