@@ -15,6 +15,50 @@
 #define VM_MAX_MEM       (512ULL << 30)
 #define VM_DEFAULT_MEM   (256ULL << 20)
 
+#define VM_MAX_DRIVES    6               /* StratoVirt microvm: 6 disk slots */
+#define VM_MAX_DISKS     6               /* drives plus vhost-user-blk devices */
+#define VM_MAX_CHARDEVS  8
+#define VM_ID_MAX        63
+#define VM_SERIAL_MAX    20              /* VIRTIO_BLK_ID_BYTES */
+#define VM_MAX_IOPS      1000000
+
+/* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread] */
+struct vm_drive {
+	char id[VM_ID_MAX + 1];
+	char file[VM_PATH_MAX];
+	bool readonly;
+	bool direct;
+	char serial[VM_SERIAL_MAX + 1];
+	uint32_t iops;                       /* 0 = unlimited */
+	char iothread[VM_ID_MAX + 1];        /* accepted and recorded; workers have their own loop */
+	char dev_id[VM_ID_MAX + 1];          /* id= of its -device virtio-blk-device, if any */
+	bool has_device;
+	unsigned seq;                        /* command-line position, for slot order */
+};
+
+/* -chardev socket,id=,path=[,server][,nowait] */
+struct vm_chardev {
+	char id[VM_ID_MAX + 1];
+	char path[108];                      /* sun_path */
+	bool server;
+	bool nowait;
+};
+
+/* -device vhost-user-blk-device,chardev=[,id=] */
+struct vm_vhost_user_blk {
+	char chardev[VM_ID_MAX + 1];
+	char dev_id[VM_ID_MAX + 1];
+	unsigned seq;
+};
+
+enum vm_disk_kind { VM_DISK_DRIVE = 1, VM_DISK_VHOST_USER };
+
+/* A guest disk: virtio-mmio slot i is disks[i], in command-line order. */
+struct vm_disk {
+	enum vm_disk_kind kind;
+	unsigned index;                      /* into drives[] or vhost_user_blk[] */
+};
+
 struct vm_config {
 	char name[VM_NAME_MAX + 1];          /* -name; empty when not given */
 	char uuid[37];                       /* -uuid, canonical 8-4-4-4-12 form; empty if unset */
@@ -33,6 +77,14 @@ struct vm_config {
 	bool daemonize;                      /* -daemonize */
 	char pidfile[VM_PATH_MAX];           /* -pidfile (only with -daemonize) */
 	bool disable_seccomp;                /* -disable-seccomp */
+	unsigned ndrives;
+	struct vm_drive drives[VM_MAX_DRIVES];
+	unsigned nchardevs;
+	struct vm_chardev chardevs[VM_MAX_CHARDEVS];
+	unsigned nvhost_user_blk;
+	struct vm_vhost_user_blk vhost_user_blk[VM_MAX_DISKS];
+	unsigned ndisks;                     /* filled once the command line is read */
+	struct vm_disk disks[VM_MAX_DISKS];
 };
 
 #endif

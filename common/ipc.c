@@ -138,6 +138,15 @@ int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct co
 	if (msg->nfds != want || (c->flags & ~CORE_F_ALL))
 		return -EPROTO;
 	/* the supervisor validated these too; the core checks again rather than trust a peer */
+	if (c->nslots > IPC_MAX_SLOTS)
+		return -EINVAL;
+	for (i = 0; i < IPC_MAX_SLOTS; i++) {
+		bool used = i < c->nslots;
+
+		if (c->slot_kind[i] >= IPC_DEV_KIND_MAX || (c->slot_kind[i] != IPC_DEV_NONE) != used)
+			return -EINVAL;
+	}
+	i = 0;
 	if (c->ncpus < VM_MIN_CPUS || c->ncpus > VM_MAX_CPUS ||
 	    c->mem_size < VM_MIN_MEM || c->mem_size > VM_MAX_MEM ||
 	    !nul_terminated(c->name, sizeof(c->name)) ||
@@ -163,5 +172,23 @@ int ipc_vm_exit_decode(const struct ipc_msg *msg, struct vm_exit_info *e)
 	if (e->reason < IPC_EXIT_RESET || e->reason > IPC_EXIT_ERROR ||
 	    !nul_terminated(e->detail, sizeof(e->detail)))
 		return -EPROTO;
+	return 0;
+}
+
+int ipc_backend_attach_send(int sock, const struct backend_attach *a, int fd)
+{
+	return ipc_send(sock, IPC_BACKEND_ATTACH, a, sizeof(*a), &fd, 1);
+}
+
+int ipc_backend_attach_decode(struct ipc_msg *msg, struct backend_attach *a, int *fd)
+{
+	if (msg->hdr.type != IPC_BACKEND_ATTACH || msg->hdr.len != sizeof(*a) || msg->nfds != 1)
+		return -EPROTO;
+	memcpy(a, msg->payload, sizeof(*a));
+	if (a->slot >= IPC_MAX_SLOTS || a->kind == IPC_DEV_NONE || a->kind >= IPC_DEV_KIND_MAX ||
+	    !nul_terminated(a->name, sizeof(a->name)) || a->name[0] == '\0')
+		return -EPROTO;
+	*fd = msg->fds[0];
+	msg->nfds = 0;
 	return 0;
 }

@@ -14,6 +14,7 @@
 enum ipc_type {
 	IPC_CORE_CONFIG = 1,   /* supervisor -> core: what to boot; fds: kernel[, initrd][, mem] */
 	IPC_VM_EXIT,           /* core -> supervisor: the VM ended, and why */
+	IPC_BACKEND_ATTACH,    /* supervisor -> core: a vhost-user backend for a slot; fd: socket */
 	IPC_TYPE_MAX,
 };
 
@@ -55,12 +56,23 @@ void ipc_msg_close_fds(struct ipc_msg *msg);
 #define CORE_F_MEM_FD        (1u << 4)   /* a hugetlbfs fd follows */
 #define CORE_F_ALL           0x1fu
 
+/* virtio-mmio slots the core creates, and what may be attached to each */
+#define IPC_MAX_SLOTS        16
+enum ipc_dev_kind {
+	IPC_DEV_NONE = 0,
+	IPC_DEV_BLK,           /* bulkhead-blk, restarted by the supervisor when it dies */
+	IPC_DEV_VHOST_USER_BLK,  /* an external vhost-user-blk backend; not restarted */
+	IPC_DEV_KIND_MAX,
+};
+
 struct core_config {
 	uint32_t flags;
 	uint32_t ncpus;
 	uint64_t mem_size;
 	char name[256];
 	char cmdline[4096];
+	uint32_t nslots;                     /* slots 0..nslots-1 exist; each kind != NONE */
+	uint32_t slot_kind[IPC_MAX_SLOTS];   /* enum ipc_dev_kind; NONE past nslots */
 };
 
 struct core_config_fds {
@@ -82,5 +94,20 @@ struct vm_exit_info {
 
 int ipc_vm_exit_send(int sock, const struct vm_exit_info *e);
 int ipc_vm_exit_decode(const struct ipc_msg *msg, struct vm_exit_info *e);
+
+/* ---- IPC_BACKEND_ATTACH ---- */
+#define IPC_BACKEND_NAME_MAX 64
+
+struct backend_attach {
+	uint32_t slot;             /* < IPC_MAX_SLOTS; the core checks it against its slots */
+	uint32_t kind;             /* enum ipc_dev_kind, not NONE */
+	char name[IPC_BACKEND_NAME_MAX];   /* drive or chardev id, for log lines */
+};
+
+/* One fd: the connected vhost-user socket (the core's end). */
+int ipc_backend_attach_send(int sock, const struct backend_attach *a, int fd);
+/* Exact size, exactly one fd, slot/kind in range, a non-empty NUL-terminated name; on success
+ * takes the fd out of msg into *fd. Returns 0 or -EPROTO. */
+int ipc_backend_attach_decode(struct ipc_msg *msg, struct backend_attach *a, int *fd);
 
 #endif

@@ -89,8 +89,11 @@ struct vq_elem {
 
 /*
  * Attach rings (already translated to host pointers by the caller, which checked they lie in
- * guest RAM for their full size) to vq. num must be a power of two <= VQ_MAX_SIZE.
- * Returns 0 or -EINVAL / -ENOMEM.
+ * guest RAM for their full size: 16*num, 6+2*num and 6+8*num bytes, event fields included) to
+ * vq. num must be a power of two <= VQ_MAX_SIZE; avail must be 2- and used 4-byte aligned
+ * (their indices are accessed atomically). vq must be zero-initialised or set up before (what
+ * a previous setup allocated is freed; its rate limit is kept). The used index starts at the
+ * ring's used->idx, the avail index at 0 until vq_set_base. Returns 0 or -EINVAL / -ENOMEM.
  */
 int vq_setup(struct vq *vq, const char *name, const struct vq_mem *mem, uint16_t num,
 	     void *desc, void *avail, void *used, bool event_idx);
@@ -102,10 +105,15 @@ uint16_t vq_get_base(const struct vq *vq);
 
 /*
  * Use `area` (vq_inflight_queue_size bytes inside the shared inflight fd) for this queue. With
- * fresh=true the area is initialised; otherwise it is recovered: a half-finished used-ring
- * batch is completed and every head still marked in flight is queued for resubmission (in
- * counter order), handed out by vq_pop before new avail entries. Returns 0 or -EINVAL when the
- * area is inconsistent (then the queue is broken).
+ * fresh=true (or an all-zero area no backend has used) the area is initialised; otherwise it
+ * is recovered: a half-finished used-ring batch is completed and every head still marked in
+ * flight is queued for resubmission (in counter order), handed out by vq_pop before new avail
+ * entries, and the avail index becomes used->idx + (heads resubmitted) so the avail entries
+ * those heads came from are not consumed again.
+ * Order: vq_setup, then vq_set_base, then vq_set_inflight. Recovery supersedes the base (the
+ * frontend of a dead backend can only send used->idx); a vq_set_base after it would undo that.
+ * Returns 0, -ENOMEM, or -EINVAL when vq is not set up or the area is inconsistent (then the
+ * queue is broken).
  */
 int vq_set_inflight(struct vq *vq, struct vq_inflight *area, bool fresh);
 
@@ -113,14 +121,16 @@ int vq_set_inflight(struct vq *vq, struct vq_inflight *area, bool fresh);
  * Pop the next chain into elem. Returns 1 with elem filled, 0 when nothing is available,
  * -EIO when the queue is (or just became) broken. Checks: head and every next < num; chain
  * length <= num (loops end there); indirect tables of len % 16 == 0, 1..VQ_MAX_INDIRECT
- * entries, inside guest RAM, never nested and never chained after NEXT; every buffer wholly
- * inside one guest region with overflow-checked arithmetic; no writable buffer before a
- * readable one; no head popped twice before it was pushed; more segments than elem->iov_cap
- * is a broken chain too. Zero-length buffers are allowed and skipped (not in iov).
+ * entries, inside guest RAM, never nested, only as the head and without NEXT (a chain inside
+ * the table is at most its entry count long); every buffer wholly inside one guest region
+ * with overflow-checked arithmetic; no writable buffer before a readable one; no head popped
+ * twice before it was pushed; more segments than elem->iov_cap is a broken chain too.
+ * Zero-length buffers are allowed and skipped (not in iov).
  */
 int vq_pop(struct vq *vq, struct vq_elem *elem);
 
-/* Return head to the driver with `written` bytes written. -EINVAL for a head not in flight. */
+/* Return head to the driver with `written` bytes written. -EINVAL for a head not in flight,
+ * -EIO (nothing done) on a broken or torn-down queue. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t written);
 
 /* True when the driver wants an interrupt for what was pushed since the last notification

@@ -40,6 +40,7 @@ struct vu_watch {
 struct vu_queue {
 	struct vq vq;
 	uint16_t num;               /* from SET_VRING_NUM */
+	uint16_t base;              /* from SET_VRING_BASE, applied when the queue starts */
 	struct vu_vring_addr addr;  /* from SET_VRING_ADDR */
 	bool addr_set;
 	bool enabled;
@@ -61,14 +62,22 @@ struct vu_dev {
 	struct vu_queue q[VU_MAX_QUEUES];
 	void *inflight_base;        /* mapped VHOST_USER_SET_INFLIGHT_FD / GET_INFLIGHT_FD area */
 	uint64_t inflight_size;
+	uint16_t inflight_nqueues;  /* layout of that area (SET_INFLIGHT_FD) */
+	uint16_t inflight_qsize;
 	int inflight_fd;
 	const struct vu_dev_ops *ops;
 	struct vu_watch watch;
 	bool broken;                /* the connection must be closed */
+	bool sock_watched;
 	void *priv;                 /* the device's own state */
 };
 
-/* Initialise for a connected socket; nqueues 1..VU_MAX_QUEUES. Watches sock for messages. */
+/*
+ * Initialise for a connected socket; nqueues 1..VU_MAX_QUEUES. Watches sock for messages and
+ * dispatches them from the watch callback; when the connection fails there, the device is
+ * marked broken and every fd it watched is unwatched (so an event loop with nothing else to
+ * do returns); the owner then calls vu_dev_exit.
+ */
 int vu_dev_init(struct vu_dev *dev, const char *name, int sock, unsigned nqueues,
 		const struct vu_dev_ops *ops, const struct vu_watch *watch, void *priv);
 /*

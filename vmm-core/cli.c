@@ -1,7 +1,8 @@
 /*
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
  * with a handler filling struct vm_config, and a shared "key=value,..." property splitter for
- * the options that take property lists (-machine, -smp now; -drive, -netdev, -device later).
+ * the options that take property lists (-machine, -smp here; -drive, -device, -chardev in
+ * cli_disks.c).
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
 #include <ctype.h>
@@ -15,28 +16,12 @@
 
 #include "bulkhead-config.h"
 #include "cli.h"
+#include "cli_priv.h"
 #include "log.h"
 #include "util.h"
 
-struct cli_state {
-	struct vm_config *cfg;
-	FILE *out;
-	char *err;
-	size_t errlen;
-};
-
-enum cli_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
-
-struct cli_opt {
-	const char *name;
-	enum cli_arg arg;
-	const char *metavar;     /* for the usage text */
-	const char *help;
-	int (*fn)(struct cli_state *st, const struct cli_opt *o, const char *arg);
-};
-
-/* Fill err with one line; returns -EINVAL so handlers can `return fail(...)`. */
-static PRINTF(2, 3) int fail(struct cli_state *st, const char *fmt, ...)
+/* Fill err with one line; returns -EINVAL so handlers can `return cli_fail(...)`. */
+PRINTF(2, 3) int cli_fail(struct cli_state *st, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,15 +38,15 @@ static PRINTF(2, 3) int fail(struct cli_state *st, const char *fmt, ...)
 }
 
 /* Copy a non-empty string into a fixed-size config field. */
-static int copy_str(struct cli_state *st, const char *opt, char *dst, size_t size,
-		    const char *src)
+int cli_copy_str(struct cli_state *st, const char *opt, char *dst, size_t size,
+		 const char *src)
 {
 	size_t len = strlen(src);
 
 	if (len == 0)
-		return fail(st, "%s: must not be empty", opt);
+		return cli_fail(st, "%s: must not be empty", opt);
 	if (len >= size)
-		return fail(st, "%s: too long (%zu characters, max %zu)", opt, len, size - 1);
+		return cli_fail(st, "%s: too long (%zu characters, max %zu)", opt, len, size - 1);
 	memcpy(dst, src, len + 1);
 	return 0;
 }
@@ -70,7 +55,7 @@ static int copy_str(struct cli_state *st, const char *opt, char *dst, size_t siz
  * Decimal digits only, so "-1", "+2", " 3", "0x10" and "" are refused (strtoul would take
  * most of them). *end points past the digits; -ERANGE on 64-bit overflow.
  */
-static int parse_dec(const char *s, uint64_t *out, const char **end)
+int cli_parse_dec(const char *s, uint64_t *out, const char **end)
 {
 	uint64_t v = 0;
 	const char *p = s;
@@ -87,26 +72,12 @@ static int parse_dec(const char *s, uint64_t *out, const char **end)
 	return 0;
 }
 
+const char *cli_onoff(bool b)
+{
+	return b ? "on" : "off";
+}
+
 /* ---- "key=value,key=value" property lists ---- */
-
-#define PROPS_MAX 16
-#define PROPS_BUF (3 * VM_PATH_MAX)
-
-struct prop {
-	const char *key;
-	const char *val;         /* NULL for a bare flag such as ",readonly" */
-};
-
-struct props {
-	char buf[PROPS_BUF];
-	struct prop p[PROPS_MAX];
-	unsigned n;
-};
-
-struct prop_desc {
-	const char *key;
-	int (*fn)(struct cli_state *st, const char *opt, const char *key, const char *val);
-};
 
 static int props_add(struct cli_state *st, const char *opt, struct props *pr, char *item,
 		     const char *defkey)
@@ -115,7 +86,7 @@ static int props_add(struct cli_state *st, const char *opt, struct props *pr, ch
 	struct prop *p;
 
 	if (pr->n == PROPS_MAX)
-		return fail(st, "%s: too many properties (max %d)", opt, PROPS_MAX);
+		return cli_fail(st, "%s: too many properties (max %d)", opt, PROPS_MAX);
 	p = &pr->p[pr->n];
 	if (eq) {
 		*eq = '\0';
@@ -130,24 +101,24 @@ static int props_add(struct cli_state *st, const char *opt, struct props *pr, ch
 		p->val = NULL;
 	}
 	if (*p->key == '\0')
-		return fail(st, "%s: empty property name", opt);
+		return cli_fail(st, "%s: empty property name", opt);
 	for (unsigned i = 0; i < pr->n; i++)
 		if (!strcmp(pr->p[i].key, p->key))
-			return fail(st, "%s: property '%s' given more than once", opt, p->key);
+			return cli_fail(st, "%s: property '%s' given more than once", opt, p->key);
 	pr->n++;
 	return 0;
 }
 
 /* Split arg into pr; ",," is a literal comma as in QEMU, so paths may contain commas. */
-static int props_split(struct cli_state *st, const char *opt, const char *arg,
-		       const char *defkey, struct props *pr)
+int cli_props_split(struct cli_state *st, const char *opt, const char *arg,
+		    const char *defkey, struct props *pr)
 {
 	const char *r = arg;
 	char *w = pr->buf, *item = w;
 	int ret;
 
 	if (strlen(arg) >= sizeof(pr->buf))
-		return fail(st, "%s: argument too long", opt);
+		return cli_fail(st, "%s: argument too long", opt);
 	pr->n = 0;
 	for (;;) {
 		if (r[0] == ',' && r[1] == ',') {
@@ -167,8 +138,8 @@ static int props_split(struct cli_state *st, const char *opt, const char *arg,
 }
 
 /* Hand each property to the handler its key names; unknown keys are errors. */
-static int props_apply(struct cli_state *st, const char *opt, const struct props *pr,
-		       const struct prop_desc *descs, size_t ndescs)
+int cli_props_apply(struct cli_state *st, const char *opt, const struct props *pr,
+		    const struct prop_desc *descs, size_t ndescs)
 {
 	for (unsigned i = 0; i < pr->n; i++) {
 		const struct prop *p = &pr->p[i];
@@ -179,7 +150,7 @@ static int props_apply(struct cli_state *st, const char *opt, const struct props
 			if (!strcmp(descs[d].key, p->key))
 				break;
 		if (d == ndescs)
-			return fail(st, "%s: unknown property '%s'", opt, p->key);
+			return cli_fail(st, "%s: unknown property '%s'", opt, p->key);
 		ret = descs[d].fn(st, opt, p->key, p->val);
 		if (ret)
 			return ret;
@@ -187,30 +158,30 @@ static int props_apply(struct cli_state *st, const char *opt, const struct props
 	return 0;
 }
 
-static int props_parse(struct cli_state *st, const char *opt, const char *arg,
-		       const char *defkey, const struct prop_desc *descs, size_t ndescs)
+int cli_props_parse(struct cli_state *st, const char *opt, const char *arg,
+		    const char *defkey, const struct prop_desc *descs, size_t ndescs)
 {
 	struct props pr;
-	int ret = props_split(st, opt, arg, defkey, &pr);
+	int ret = cli_props_split(st, opt, arg, defkey, &pr);
 
-	return ret ? ret : props_apply(st, opt, &pr, descs, ndescs);
+	return ret ? ret : cli_props_apply(st, opt, &pr, descs, ndescs);
 }
 
-static int need_val(struct cli_state *st, const char *opt, const char *key, const char *val)
+int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
-	return val ? 0 : fail(st, "%s: property '%s' needs a value", opt, key);
+	return val ? 0 : cli_fail(st, "%s: property '%s' needs a value", opt, key);
 }
 
 /* on|off|true|false; a bare flag (",readonly") means on, as in QEMU. */
-static int prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
-		     bool *out)
+int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
+		  bool *out)
 {
 	if (!val || !strcmp(val, "on") || !strcmp(val, "true"))
 		*out = true;
 	else if (!strcmp(val, "off") || !strcmp(val, "false"))
 		*out = false;
 	else
-		return fail(st, "%s: property '%s' must be on or off, not '%s'", opt, key, val);
+		return cli_fail(st, "%s: property '%s' must be on or off, not '%s'", opt, key, val);
 	return 0;
 }
 
@@ -218,29 +189,29 @@ static int prop_bool(struct cli_state *st, const char *opt, const char *key, con
 
 static int machine_type(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
-	int ret = need_val(st, opt, key, val);
+	int ret = cli_need_val(st, opt, key, val);
 
 	if (ret)
 		return ret;
 	/* StratoVirt spells it "MicroVm" in JSON and "microvm" on the command line */
 	if (strcasecmp(val, "microvm"))
-		return fail(st, "%s: unsupported machine type '%s' (only 'microvm')", opt, val);
+		return cli_fail(st, "%s: unsupported machine type '%s' (only 'microvm')", opt, val);
 	return 0;
 }
 
 static int machine_acpi(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
-	return prop_bool(st, opt, key, val, &st->cfg->acpi);
+	return cli_prop_bool(st, opt, key, val, &st->cfg->acpi);
 }
 
 static int machine_dump(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
-	return prop_bool(st, opt, key, val, &st->cfg->dump_guest_core);
+	return cli_prop_bool(st, opt, key, val, &st->cfg->dump_guest_core);
 }
 
 static int machine_share(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
-	return prop_bool(st, opt, key, val, &st->cfg->mem_share);
+	return cli_prop_bool(st, opt, key, val, &st->cfg->mem_share);
 }
 
 static const struct prop_desc machine_props[] = {
@@ -252,7 +223,7 @@ static const struct prop_desc machine_props[] = {
 
 static int opt_machine(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return props_parse(st, o->name, arg, "type", machine_props, ARRAY_SIZE(machine_props));
+	return cli_props_parse(st, o->name, arg, "type", machine_props, ARRAY_SIZE(machine_props));
 }
 
 /* ---- -smp, -m ---- */
@@ -261,15 +232,15 @@ static int smp_cpus(struct cli_state *st, const char *opt, const char *key, cons
 {
 	uint64_t n;
 	const char *end;
-	int ret = need_val(st, opt, key, val);
+	int ret = cli_need_val(st, opt, key, val);
 
 	if (ret)
 		return ret;
-	ret = parse_dec(val, &n, &end);
+	ret = cli_parse_dec(val, &n, &end);
 	if (ret == -EINVAL || (!ret && *end))
-		return fail(st, "%s: '%s' is not a valid number", opt, val);
+		return cli_fail(st, "%s: '%s' is not a valid number", opt, val);
 	if (ret || n < VM_MIN_CPUS || n > VM_MAX_CPUS)
-		return fail(st, "%s: '%s' is out of range (%d-%d)", opt, val,
+		return cli_fail(st, "%s: '%s' is out of range (%d-%d)", opt, val,
 			    VM_MIN_CPUS, VM_MAX_CPUS);
 	st->cfg->ncpus = (unsigned)n;
 	return 0;
@@ -281,7 +252,7 @@ static const struct prop_desc smp_props[] = {
 
 static int opt_smp(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return props_parse(st, o->name, arg, "cpus", smp_props, ARRAY_SIZE(smp_props));
+	return cli_props_parse(st, o->name, arg, "cpus", smp_props, ARRAY_SIZE(smp_props));
 }
 
 /* No suffix means MiB, as StratoVirt and QEMU read it. */
@@ -298,19 +269,19 @@ static int opt_mem(struct cli_state *st, const struct cli_opt *o, const char *ar
 	uint64_t n, bytes;
 	const char *end;
 	size_t u;
-	int ret = parse_dec(arg, &n, &end);
+	int ret = cli_parse_dec(arg, &n, &end);
 
 	if (ret == -EINVAL)
-		return fail(st, "%s: '%s' is not a valid size", o->name, arg);
+		return cli_fail(st, "%s: '%s' is not a valid size", o->name, arg);
 	for (u = 0; !ret && u < ARRAY_SIZE(mem_units); u++)
 		if (!strcmp(end, mem_units[u].suffix))
 			break;
 	if (!ret && u == ARRAY_SIZE(mem_units))
-		return fail(st, "%s: '%s' is not a valid size (units: M, MiB, G, GiB)",
+		return cli_fail(st, "%s: '%s' is not a valid size (units: M, MiB, G, GiB)",
 			    o->name, arg);
 	if (ret || __builtin_mul_overflow(n, mem_units[u].mult, &bytes) ||
 	    bytes < VM_MIN_MEM || bytes > VM_MAX_MEM)
-		return fail(st, "%s: '%s' is out of range (256 MiB - 512 GiB)", o->name, arg);
+		return cli_fail(st, "%s: '%s' is out of range (256 MiB - 512 GiB)", o->name, arg);
 	st->cfg->mem_size = bytes;
 	return 0;
 }
@@ -322,8 +293,8 @@ static int opt_name(struct cli_state *st, const struct cli_opt *o, const char *a
 	/* the name ends up in log lines and "key=value" output, one line each */
 	for (const char *p = arg; *p; p++)
 		if (iscntrl((unsigned char)*p))
-			return fail(st, "%s: control characters are not allowed", o->name);
-	return copy_str(st, o->name, st->cfg->name, sizeof(st->cfg->name), arg);
+			return cli_fail(st, "%s: control characters are not allowed", o->name);
+	return cli_copy_str(st, o->name, st->cfg->name, sizeof(st->cfg->name), arg);
 }
 
 static int opt_uuid(struct cli_state *st, const struct cli_opt *o, const char *arg)
@@ -338,7 +309,7 @@ static int opt_uuid(struct cli_state *st, const struct cli_opt *o, const char *a
 			break;
 	}
 	if (pattern[i] || arg[i])
-		return fail(st, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", o->name, arg);
+		return cli_fail(st, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", o->name, arg);
 	for (i = 0; arg[i]; i++)
 		st->cfg->uuid[i] = (char)tolower((unsigned char)arg[i]);
 	st->cfg->uuid[i] = '\0';
@@ -349,21 +320,21 @@ static int opt_uuid(struct cli_state *st, const struct cli_opt *o, const char *a
 
 static int opt_kernel(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return copy_str(st, o->name, st->cfg->kernel, sizeof(st->cfg->kernel), arg);
+	return cli_copy_str(st, o->name, st->cfg->kernel, sizeof(st->cfg->kernel), arg);
 }
 
 static int opt_initrd(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return copy_str(st, o->name, st->cfg->initrd, sizeof(st->cfg->initrd), arg);
+	return cli_copy_str(st, o->name, st->cfg->initrd, sizeof(st->cfg->initrd), arg);
 }
 
 static int opt_append(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	/* an empty command line is legitimate, so not copy_str() */
+	/* an empty command line is legitimate, so not cli_copy_str() */
 	size_t len = strlen(arg);
 
 	if (len >= sizeof(st->cfg->cmdline))
-		return fail(st, "%s: too long (%zu characters, max %zu)", o->name, len,
+		return cli_fail(st, "%s: too long (%zu characters, max %zu)", o->name, len,
 			    sizeof(st->cfg->cmdline) - 1);
 	memcpy(st->cfg->cmdline, arg, len + 1);
 	return 0;
@@ -374,7 +345,7 @@ static int opt_append(struct cli_state *st, const struct cli_opt *o, const char 
 static int opt_serial(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	if (strcmp(arg, "stdio"))
-		return fail(st, "%s: '%s' is not supported (only 'stdio')", o->name, arg);
+		return cli_fail(st, "%s: '%s' is not supported (only 'stdio')", o->name, arg);
 	st->cfg->serial_stdio = true;
 	return 0;
 }
@@ -384,18 +355,18 @@ static int opt_log(struct cli_state *st, const struct cli_opt *o, const char *ar
 	st->cfg->log_to_file = true;
 	if (!arg)       /* bare -D (Kata): log to stderr */
 		return 0;
-	return copy_str(st, o->name, st->cfg->log_file, sizeof(st->cfg->log_file), arg);
+	return cli_copy_str(st, o->name, st->cfg->log_file, sizeof(st->cfg->log_file), arg);
 }
 
 static int opt_pidfile(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	int ret = copy_str(st, o->name, st->cfg->pidfile, sizeof(st->cfg->pidfile), arg);
+	int ret = cli_copy_str(st, o->name, st->cfg->pidfile, sizeof(st->cfg->pidfile), arg);
 
 	if (ret)
 		return ret;
 	/* StratoVirt refuses to overwrite: a stale pidfile may belong to a live VM */
 	if (access(arg, F_OK) == 0)
-		return fail(st, "%s: '%s' already exists", o->name, arg);
+		return cli_fail(st, "%s: '%s' already exists", o->name, arg);
 	return 0;
 }
 
@@ -409,8 +380,8 @@ static int opt_daemonize(struct cli_state *st, const struct cli_opt *o UNUSED,
 static int opt_mem_path(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	if (arg[0] != '/')
-		return fail(st, "%s: '%s' must be an absolute path", o->name, arg);
-	return copy_str(st, o->name, st->cfg->mem_path, sizeof(st->cfg->mem_path), arg);
+		return cli_fail(st, "%s: '%s' must be an absolute path", o->name, arg);
+	return cli_copy_str(st, o->name, st->cfg->mem_path, sizeof(st->cfg->mem_path), arg);
 }
 
 static int opt_no_seccomp(struct cli_state *st, const struct cli_opt *o UNUSED,
@@ -452,6 +423,14 @@ static const struct cli_opt cli_opts[] = {
 	{ "-pidfile", ARG_REQUIRED, "PATH", "write pid to PATH (with -daemonize; must not exist)",
 	  opt_pidfile },
 	{ "-disable-seccomp", ARG_NONE, NULL, "do not install seccomp filters", opt_no_seccomp },
+	{ "-drive", ARG_REQUIRED, "id=ID,file=PATH[,readonly=on|off][,direct=on|off][,serial=S]"
+	  "[,iops=N][,iothread=T]", "a raw disk image served by its own bulkhead-blk (max 6)",
+	  cli_opt_drive },
+	{ "-device", ARG_REQUIRED, "virtio-blk-device,drive=ID[,id=DEV] | "
+	  "vhost-user-blk-device,chardev=C[,id=DEV]", "a disk device", cli_opt_device },
+	{ "-chardev", ARG_REQUIRED, "socket,id=C,path=PATH[,server][,nowait]",
+	  "a unix socket (for vhost-user-blk-device: an external backend to connect to)",
+	  cli_opt_chardev },
 	{ "-help", ARG_NONE, NULL, "print this help (also -h, --help)", opt_help },
 	{ "-h", ARG_NONE, NULL, NULL, opt_help },
 	{ "--help", ARG_NONE, NULL, NULL, opt_help },
@@ -499,11 +478,21 @@ static const struct cli_opt *find_opt(const char *name)
 /* Rules that involve more than one option, checked once everything is read. */
 static int check_config(struct cli_state *st)
 {
+	int ret = cli_resolve_disks(st);
+
+	if (ret)
+		return ret;
 	if (st->cfg->kernel[0] == '\0')
-		return fail(st, "-kernel: a kernel image is required");
+		return cli_fail(st, "-kernel: a kernel image is required");
 	if (st->cfg->pidfile[0] && !st->cfg->daemonize)
-		return fail(st, "-pidfile: only allowed together with -daemonize");
+		return cli_fail(st, "-pidfile: only allowed together with -daemonize");
 	return 0;
+}
+
+/* Options that describe one device each may come many times. */
+static bool repeatable(const struct cli_opt *o)
+{
+	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev;
 }
 
 /* Handle argv[*i]; advances *i past a consumed argument. <0 error, >0 exit 0. */
@@ -513,16 +502,17 @@ static int parse_one(struct cli_state *st, int argc, char **argv, int *i, bool *
 	const struct cli_opt *o;
 
 	if (a[0] != '-')
-		return fail(st, "unexpected argument '%s'", a);
+		return cli_fail(st, "unexpected argument '%s'", a);
 	o = find_opt(a);
 	if (!o)
-		return fail(st, "unknown option '%s'", a);
-	if (seen[o - cli_opts])
-		return fail(st, "%s: given more than once", o->name);
+		return cli_fail(st, "unknown option '%s'", a);
+	if (seen[o - cli_opts] && !repeatable(o))
+		return cli_fail(st, "%s: given more than once", o->name);
+	st->seq = (unsigned)*i;
 	seen[o - cli_opts] = true;
 	if (o->arg == ARG_REQUIRED) {
 		if (*i + 1 >= argc)
-			return fail(st, "%s: missing argument", o->name);
+			return cli_fail(st, "%s: missing argument", o->name);
 		arg = argv[++*i];
 	} else if (o->arg == ARG_OPTIONAL && *i + 1 < argc && argv[*i + 1][0] != '-') {
 		arg = argv[++*i];
@@ -550,10 +540,6 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 	return check_config(&st) ? CLI_ERROR : CLI_OK;
 }
 
-static const char *onoff(bool b)
-{
-	return b ? "on" : "off";
-}
 
 void cli_print_config(FILE *out, const struct vm_config *cfg)
 {
@@ -561,9 +547,9 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 
 	fprintf(out, "name=%s\n", cfg->name);
 	fprintf(out, "uuid=%s\n", cfg->uuid);
-	fprintf(out, "machine.acpi=%s\n", onoff(cfg->acpi));
-	fprintf(out, "machine.dump-guest-core=%s\n", onoff(cfg->dump_guest_core));
-	fprintf(out, "machine.mem-share=%s\n", onoff(cfg->mem_share));
+	fprintf(out, "machine.acpi=%s\n", cli_onoff(cfg->acpi));
+	fprintf(out, "machine.dump-guest-core=%s\n", cli_onoff(cfg->dump_guest_core));
+	fprintf(out, "machine.mem-share=%s\n", cli_onoff(cfg->mem_share));
 	fprintf(out, "kernel=%s\n", cfg->kernel);
 	fprintf(out, "initrd=%s\n", cfg->initrd);
 	fprintf(out, "append=%s\n", cfg->cmdline);
@@ -572,7 +558,8 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	fprintf(out, "mem-path=%s\n", cfg->mem_path);
 	fprintf(out, "serial=%s\n", cfg->serial_stdio ? "stdio" : "");
 	fprintf(out, "log=%s\n", log);
-	fprintf(out, "daemonize=%s\n", onoff(cfg->daemonize));
+	fprintf(out, "daemonize=%s\n", cli_onoff(cfg->daemonize));
 	fprintf(out, "pidfile=%s\n", cfg->pidfile);
-	fprintf(out, "disable-seccomp=%s\n", onoff(cfg->disable_seccomp));
+	fprintf(out, "disable-seccomp=%s\n", cli_onoff(cfg->disable_seccomp));
+	cli_print_devices(out, cfg);
 }

@@ -22,10 +22,19 @@
 #include "mptable.h"
 #include "vm.h"
 
-static const struct ipc_peer supervisor_peer = {
+/* What the supervisor may send, per phase: the configuration once, then backends. */
+static const struct ipc_peer supervisor_boot = {
 	.name = "supervisor",
 	.allowed = 1u << IPC_CORE_CONFIG,
 };
+static const struct ipc_peer supervisor_run = {
+	.name = "supervisor",
+	.allowed = 1u << IPC_BACKEND_ATTACH,
+};
+
+#define VIRTIO_ID_BLOCK 2
+/* how long the boot waits for the first backend of each slot before the vCPUs start */
+#define BOOT_ATTACH_TIMEOUT_MS 10000
 
 static uint64_t mono_ns(void)
 {
@@ -51,6 +60,26 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 	    (r = bus_register(&vm->pio, PORT_CMOS_INDEX, 2, "rtc", &rtc_ops, &vm->rtc)) ||
 	    (r = bus_register(&vm->pio, PORT_ACPI_PM, PORT_ACPI_PM_LEN, "acpi-pm", &acpi_pm_ops, &vm->pm)))
 		return r;
+	return 0;
+}
+
+/* Slots 0..nslots-1 at fixed addresses, described to the guest by the tables built next. */
+static int create_slots(struct vm *vm, const struct core_config *c)
+{
+	int r;
+
+	vm->desc.nmmio = c->nslots;
+	for (unsigned i = 0; i < c->nslots; i++) {
+		vm->desc.mmio[i] = (struct mmio_slot_desc){
+			.base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE,
+			.size = LAYOUT_VIRTIO_MMIO_SIZE,
+			.irq = LAYOUT_VIRTIO_FIRST_IRQ + i,
+		};
+		r = vu_slot_init(&vm->slots[i], vm, i, VIRTIO_ID_BLOCK,
+				 c->slot_kind[i] == IPC_DEV_VHOST_USER_BLK);
+		if (r)
+			return r;
+	}
 	return 0;
 }
 
@@ -138,6 +167,8 @@ static int build_vm(struct vm *vm, const struct core_config *c, const struct cor
 		return r;
 	}
 	r = register_devices(vm, c);
+	if (!r)
+		r = create_slots(vm, c);
 	if (r) {
 		snprintf(err, errlen, "registering core devices: %s", strerror(-r));
 		return r;
@@ -173,29 +204,109 @@ static void pump_stdin(struct vm *vm, bool *stdin_open)
 		*stdin_open = false;
 }
 
+/*
+ * One IPC_BACKEND_ATTACH: re-checked against the slots we have (the supervisor is trusted
+ * to be right, not assumed to be). Returns 0, or -EPROTO when the supervisor broke the
+ * protocol; a backend that fails its handshake is not an error here.
+ */
+static int on_attach(struct vm *vm, struct ipc_msg *msg)
+{
+	struct backend_attach a;
+	struct vu_slot *s;
+	int fd;
+
+	if (ipc_backend_attach_decode(msg, &a, &fd) < 0)
+		return -EPROTO;
+	s = a.slot < vm->desc.nmmio ? &vm->slots[a.slot] : NULL;
+	if (!s || s->external != (a.kind == IPC_DEV_VHOST_USER_BLK)) {
+		close(fd);
+		return -EPROTO;
+	}
+	vu_slot_attach(s, fd, a.name);
+	return 0;
+}
+
+static int recv_supervisor(struct vm *vm, int ipc)
+{
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int r;
+
+	if (!msg)
+		return -ENOMEM;
+	r = ipc_recv(ipc, &supervisor_run, msg);
+	r = r == 1 ? on_attach(vm, msg) : r == 0 ? -EPIPE : r;
+	ipc_msg_close_fds(msg);
+	free(msg);
+	return r;
+}
+
+/* The first backend of every slot, before any vCPU can look at DeviceID and features. */
+static void boot_attach(struct vm *vm, int ipc)
+{
+	for (unsigned i = 0; i < vm->desc.nmmio; i++) {
+		struct pollfd p = { .fd = ipc, .events = POLLIN };
+
+		if (poll(&p, 1, BOOT_ATTACH_TIMEOUT_MS) <= 0) {
+			log_warnx("no backend for %u of %u slots after %d ms; starting without",
+				  vm->desc.nmmio - i, vm->desc.nmmio, BOOT_ATTACH_TIMEOUT_MS);
+			return;
+		}
+		if (recv_supervisor(vm, ipc) < 0) {
+			vm_request_exit(vm, VM_EXIT_ERROR, "bad message from the supervisor");
+			return;
+		}
+	}
+}
+
+#define POLL_FIXED 3
+
+/* gen[i]: which backend of slot i was watched, so a HUP of a backend that was replaced in
+ * the same round (the supervisor's new one came first) does not detach its successor. */
+static void watch_slots(struct vm *vm, struct pollfd *p, unsigned *gen)
+{
+	for (unsigned i = 0; i < vm->desc.nmmio; i++) {
+		p[i] = (struct pollfd){ .fd = vu_slot_fd(&vm->slots[i]), .events = POLLRDHUP };
+		gen[i] = vm->slots[i].attaches;
+	}
+}
+
+static void check_slots(struct vm *vm, const struct pollfd *p, const unsigned *gen)
+{
+	for (unsigned i = 0; i < vm->desc.nmmio; i++)
+		if (p[i].revents && gen[i] == vm->slots[i].attaches)
+			vu_slot_detach(&vm->slots[i], vm->slots[i].dead ? "a request failed" :
+				       "the connection closed");
+}
+
 static void run_loop(struct vm *vm, int ipc, bool serial_in)
 {
 	bool stdin_open = serial_in;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
 		bool want_in = stdin_open && serial_rx_room(&vm->serial) > 0;
-		struct pollfd p[3] = {
+		unsigned gen[LAYOUT_VIRTIO_MMIO_SLOTS];
+		struct pollfd p[POLL_FIXED + LAYOUT_VIRTIO_MMIO_SLOTS] = {
 			{ .fd = vm->exit_efd, .events = POLLIN },
 			{ .fd = ipc, .events = POLLIN },
 			{ .fd = want_in ? 0 : -1, .events = POLLIN },
 		};
-		/* with a full FIFO, look again shortly rather than spin */
-		int n = poll(p, 3, stdin_open && !want_in ? 10 : -1);
+		int n;
 
+		watch_slots(vm, p + POLL_FIXED, gen);
+		/* with a full FIFO, look again shortly rather than spin */
+		n = poll(p, POLL_FIXED + vm->desc.nmmio, stdin_open && !want_in ? 10 : -1);
 		if (n < 0 && errno != EINTR)
 			fatal("poll");
-		if (p[1].revents) {
+		if (n <= 0)
+			continue;
+		if (p[1].revents && recv_supervisor(vm, ipc) < 0) {
 			/* the supervisor went away or sent something it may not: stop the VM */
 			vm_request_exit(vm, VM_EXIT_ERROR, "lost the supervisor connection");
 			break;
 		}
 		if (p[2].revents)
 			pump_stdin(vm, &stdin_open);
+		check_slots(vm, p + POLL_FIXED, gen);
 	}
 }
 
@@ -206,7 +317,7 @@ static int recv_config(int ipc, struct core_config *c, struct core_config_fds *f
 
 	if (!msg)
 		return -ENOMEM;
-	r = ipc_recv(ipc, &supervisor_peer, msg);
+	r = ipc_recv(ipc, &supervisor_boot, msg);
 	if (r == 1)
 		r = ipc_core_config_decode(msg, c, f);
 	else if (r == 0)
@@ -277,8 +388,9 @@ int main(int argc, char **argv)
 		vm_request_exit(&vm, VM_EXIT_ERROR, err[0] ? err : strerror(-r));
 		return report_exit(&vm, ipc);
 	}
+	boot_attach(&vm, ipc);
 	log_debug("boot: VM built in %.3f ms", (mono_ns() - vm.t_start_ns) / 1e6);
-	for (unsigned i = 0; i < vm.ncpus; i++) {
+	for (unsigned i = 0; atomic_load(&vm.exit_reason) == VM_EXIT_NONE && i < vm.ncpus; i++) {
 		r = vcpu_start(&vm.vcpus[i]);
 		if (r) {
 			snprintf(err, sizeof(err), "starting vCPU %u: %s", i, strerror(-r));
@@ -289,7 +401,10 @@ int main(int argc, char **argv)
 	run_loop(&vm, ipc, c.flags & CORE_F_SERIAL_STDIO);
 	vcpu_kick_all(&vm);
 	vcpu_join_all(&vm);
+	/* report first: the supervisor then knows the workers' EOF is no crash to restart */
 	rc = report_exit(&vm, ipc);
+	for (unsigned i = 0; i < vm.desc.nmmio; i++)
+		vu_slot_exit(&vm.slots[i]);
 	vm_destroy(&vm);
 	return rc;
 }

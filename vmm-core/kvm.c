@@ -114,6 +114,36 @@ void kvm_irq_set_level(void *opaque, unsigned gsi, int level)
 		log_warn("KVM_IRQ_LINE gsi %u", gsi);
 }
 
+/* An edge for config-change interrupts raised by the core: the slots' GSIs are edge-triggered
+ * in the DSDT, and a worker's irqfd pulses the same line the same way. */
+void kvm_irq_pulse(void *opaque, unsigned gsi)
+{
+	kvm_irq_set_level(opaque, gsi, 1);
+	kvm_irq_set_level(opaque, gsi, 0);
+}
+
+int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
+		  bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+int kvm_irqfd(struct vm *vm, unsigned gsi, int fd, bool assign)
+{
+	struct kvm_irqfd irq = { .fd = (uint32_t)fd, .gsi = gsi,
+				 .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irq) < 0 ? -errno : 0;
+}
+
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why, const char *detail)
 {
 	int expected = VM_EXIT_NONE;

@@ -1,5 +1,6 @@
-/* The supervisor process: opens what the configuration names, spawns the core, waits for it,
- * and maps the outcome to bulkhead's exit status. */
+/* The supervisor process: opens what the configuration names, spawns the core and one
+ * bulkhead-blk per disk, hands the core each disk's vhost-user socket, restarts a worker that
+ * died, waits for the core, and maps the outcome to bulkhead's exit status. */
 #include "supervisor.h"
 
 #include <errno.h>
@@ -15,9 +16,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bulkhead-config.h"
@@ -26,6 +29,21 @@
 #include "util.h"
 
 #define CORE_IPC_FD 3
+#define BLK_SOCK_FD 3
+#define BLK_IMG_FD  4
+/* fail-stop: a worker that dies this often is not going to serve the disk */
+#define RESTART_BURST     5
+#define RESTART_WINDOW_NS (10ULL * 1000000000ULL)
+
+/* One bulkhead-blk: the image fd stays here so every restart serves the same open file. */
+struct blk_worker {
+	const struct vm_drive *d;
+	unsigned slot;
+	int img_fd;
+	pid_t pid;
+	uint64_t restart_ns[RESTART_BURST];   /* ring of the latest restart times */
+	unsigned nrestarts;
+};
 
 static const struct ipc_peer core_peer = {
 	.name = "core",
@@ -44,7 +62,14 @@ struct supervisor {
 	struct termios tty;
 	bool have_exit;
 	struct vm_exit_info exit;
+	unsigned nblk;
+	struct blk_worker blk[VM_MAX_DISKS];
+	int ext_fd[VM_MAX_DISKS];   /* connected external backends, by slot; -1 otherwise */
+	bool ending;                /* the core is gone: restart nothing */
+	bool fail_stop;             /* we stopped the VM because a worker kept dying */
 };
+
+static int open_disks(struct supervisor *s);
 
 /* One line naming the option, then the VM does not start. */
 static int open_error(const char *opt, const char *path)
@@ -98,7 +123,7 @@ static int open_resources(struct supervisor *s)
 	s->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (s->null_fd < 0)
 		return open_error("supervisor", "/dev/null");
-	return 0;
+	return open_disks(s);
 }
 
 /* -daemonize: detach, then record our pid in the -pidfile (created exclusively). */
@@ -151,24 +176,37 @@ static void tty_restore(struct supervisor *s)
 	s->tty_raw = false;
 }
 
-static int core_path(char *buf, size_t len)
+/*
+ * Where a helper program lives: next to bulkhead, at `subdir` beside our directory (the build
+ * tree: vmm-core/bulkhead and dev-blk/bulkhead-blk), in $BULKHEAD_LIBEXECDIR, or in the
+ * configured libexecdir.
+ */
+static int helper_path(const char *prog, const char *subdir, char *buf, size_t len)
 {
 	char self[PATH_MAX];
+	const char *env = getenv("BULKHEAD_LIBEXECDIR");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
 
 	if (n > 0) {
-		char *slash;
-
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(buf, len, "%s/bulkhead-core", self);
+			snprintf(buf, len, "%s/%s", self, prog);
 			if (access(buf, X_OK) == 0)
 				return 0;
+			if (subdir) {
+				snprintf(buf, len, "%s/../%s/%s", self, subdir, prog);
+				if (access(buf, X_OK) == 0)
+					return 0;
+			}
 		}
 	}
-	snprintf(buf, len, "%s/bulkhead-core", BULKHEAD_LIBEXECDIR);
+	snprintf(buf, len, "%s/%s", env ? env : "", prog);
+	if (env && access(buf, X_OK) == 0)
+		return 0;
+	snprintf(buf, len, "%s/%s", BULKHEAD_LIBEXECDIR, prog);
 	return access(buf, X_OK) == 0 ? 0 : -1;
 }
 
@@ -205,7 +243,7 @@ static int spawn_core(struct supervisor *s)
 	pid_t parent = getpid();
 	int sv[2];
 
-	if (core_path(path, sizeof(path)) < 0) {
+	if (helper_path("bulkhead-core", NULL, path, sizeof(path)) < 0) {
 		log_warnx("cannot find bulkhead-core next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
 		return -1;
 	}
@@ -225,6 +263,258 @@ static int spawn_core(struct supervisor *s)
 	return 0;
 }
 
+/* ---- disks: images, external backends, bulkhead-blk workers ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Opening the image is the privileged step the worker cannot do itself; the path came from
+ * our own command line, and the worker gets only the fd, read-only when the disk is. */
+static int open_drive(struct blk_worker *w, const struct vm_drive *d, unsigned slot)
+{
+	int flags = (d->readonly ? O_RDONLY : O_RDWR) | (d->direct ? O_DIRECT : 0) | O_CLOEXEC;
+
+	w->d = d;
+	w->slot = slot;
+	w->pid = -1;
+	w->img_fd = open(d->file, flags);
+	return w->img_fd < 0 ? open_error("-drive", d->file) : 0;
+}
+
+/* An external vhost-user backend (e.g. qemu-storage-daemon): we connect, the core speaks. */
+static int connect_chardev(const struct vm_chardev *ch)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ch->path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "bulkhead: -chardev %s: cannot connect to '%s': %s\n", ch->id,
+			ch->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const struct vm_chardev *find_chardev(const struct vm_config *c, const char *id)
+{
+	for (unsigned i = 0; i < c->nchardevs; i++)
+		if (!strcmp(c->chardevs[i].id, id))
+			return &c->chardevs[i];
+	return NULL;
+}
+
+static int open_disks(struct supervisor *s)
+{
+	const struct vm_config *c = s->cfg;
+
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		const struct vm_disk *d = &c->disks[i];
+		const struct vm_chardev *ch;
+
+		if (d->kind == VM_DISK_DRIVE) {
+			if (open_drive(&s->blk[s->nblk++], &c->drives[d->index], i) < 0)
+				return -1;
+			continue;
+		}
+		ch = find_chardev(c, c->vhost_user_blk[d->index].chardev);
+		if (!ch || (s->ext_fd[i] = connect_chardev(ch)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Move fd to one at or above 10 so the dup2()s to 3 and 4 cannot clobber each other. */
+static int high_fd(int fd)
+{
+	return fcntl(fd, F_DUPFD, 10);
+}
+
+/* In the forked child: the socket as fd 3, the image as fd 4, nothing else; then exec. */
+static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *w, int sock,
+		     pid_t parent)
+{
+	const struct vm_drive *d = w->d;
+	char a_ser[32 + VM_SERIAL_MAX], a_iops[32], a_name[32 + VM_ID_MAX];
+	char *argv[10];
+	int n = 0, hs, hi;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	dup2(s->null_fd, 0);
+	dup2(s->null_fd, 1);
+	if (s->log_fd >= 0)
+		dup2(s->log_fd, 2);
+	hs = high_fd(sock);
+	hi = high_fd(w->img_fd);
+	if (hs < 0 || hi < 0 || dup2(hs, BLK_SOCK_FD) < 0 || dup2(hi, BLK_IMG_FD) < 0)
+		_exit(127);
+	close_range(BLK_IMG_FD + 1, ~0U, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	snprintf(a_ser, sizeof(a_ser), "--serial=%s", d->serial);
+	snprintf(a_iops, sizeof(a_iops), "--iops=%u", d->iops);
+	snprintf(a_name, sizeof(a_name), "--name=%s", d->id);
+	argv[n++] = (char *)"bulkhead-blk";
+	argv[n++] = (char *)"--fd=3";
+	argv[n++] = (char *)"--blk-fd=4";
+	if (d->readonly)
+		argv[n++] = (char *)"--read-only";
+	if (d->direct)
+		argv[n++] = (char *)"--direct";
+	if (d->serial[0])
+		argv[n++] = a_ser;
+	if (d->iops)
+		argv[n++] = a_iops;
+	argv[n++] = a_name;
+	argv[n] = NULL;
+	execv(path, argv);
+	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+static int send_attach(struct supervisor *s, unsigned slot, uint32_t kind, const char *name,
+		       int fd)
+{
+	struct backend_attach a = { .slot = slot, .kind = kind };
+	int r;
+
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	r = ipc_backend_attach_send(s->ipc, &a, fd);
+	if (r < 0)
+		log_warnx("handing slot %u to the core: %s", slot, strerror(-r));
+	return r;
+}
+
+/* Spawn the worker of one drive and give the core the other end of its socket. */
+static int spawn_blk(struct supervisor *s, struct blk_worker *w)
+{
+	char path[PATH_MAX + 32];
+	pid_t parent = getpid();
+	int sv[2], r;
+
+	if (helper_path("bulkhead-blk", "dev-blk", path, sizeof(path)) < 0) {
+		log_warnx("cannot find bulkhead-blk next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair");
+		return -1;
+	}
+	w->pid = fork();
+	if (w->pid == 0)
+		exec_blk(s, path, w, sv[1], parent);
+	close(sv[1]);
+	if (w->pid < 0) {
+		log_warn("fork");
+		close(sv[0]);
+		return -1;
+	}
+	r = send_attach(s, w->slot, IPC_DEV_BLK, w->d->id, sv[0]);
+	close(sv[0]);
+	return r < 0 ? -EPIPE : 0;
+}
+
+static int start_disks(struct supervisor *s)
+{
+	const struct vm_config *c = s->cfg;
+
+	for (unsigned i = 0; i < s->nblk; i++)
+		if (spawn_blk(s, &s->blk[i]) < 0)
+			return -1;
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		const struct vm_vhost_user_blk *v;
+
+		if (s->ext_fd[i] < 0)
+			continue;
+		v = &c->vhost_user_blk[c->disks[i].index];
+		if (send_attach(s, i, IPC_DEV_VHOST_USER_BLK, v->chardev, s->ext_fd[i]) < 0)
+			return -1;
+		/* the core has its own copy now; its death must not wait for ours */
+		closep(&s->ext_fd[i]);
+	}
+	return 0;
+}
+
+/* Too many restarts in the window means the disk cannot be served: stop rather than limp. */
+static bool restart_allowed(struct blk_worker *w)
+{
+	uint64_t now = mono_ns(), oldest = w->restart_ns[w->nrestarts % RESTART_BURST];
+
+	if (w->nrestarts >= RESTART_BURST && now - oldest < RESTART_WINDOW_NS)
+		return false;
+	w->restart_ns[w->nrestarts++ % RESTART_BURST] = now;
+	return true;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %s", strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void worker_died(struct supervisor *s, struct blk_worker *w, int status)
+{
+	char how[96];
+
+	int r;
+
+	w->pid = -1;
+	/* the core ended the VM (and so closed the worker's socket): nothing to restart */
+	if (s->ending || s->have_exit)
+		return;
+	describe_status(status, how, sizeof(how));
+	if (!restart_allowed(w)) {
+		log_warnx("drive %s: bulkhead-blk %s, %d times within %llu s; stopping the VM "
+			  "(fail-stop: the disk can no longer be served)", w->d->id, how,
+			  RESTART_BURST, RESTART_WINDOW_NS / 1000000000ULL);
+		s->fail_stop = true;
+		kill(s->core_pid, SIGKILL);
+		return;
+	}
+	log_warnx("drive %s: bulkhead-blk %s; restarting it", w->d->id, how);
+	r = spawn_blk(s, w);
+	if (r == -EPIPE) {
+		/* the core is gone too; reaping it says why. The new worker sees EOF and exits. */
+		s->ending = true;
+	} else if (r < 0) {
+		log_warnx("drive %s: restarting bulkhead-blk failed; stopping the VM (fail-stop)",
+			  w->d->id);
+		s->fail_stop = true;
+		kill(s->core_pid, SIGKILL);
+	}
+}
+
+/* The VM is over: the workers saw their sockets close; give them a moment, then insist. */
+static void stop_workers(struct supervisor *s)
+{
+	s->ending = true;
+	for (unsigned i = 0; i < s->nblk; i++) {
+		struct blk_worker *w = &s->blk[i];
+
+		if (w->pid <= 0)
+			continue;
+		kill(w->pid, SIGTERM);
+		for (int t = 0; t < 100 && waitpid(w->pid, NULL, WNOHANG) == 0; t++)
+			usleep(10000);
+		if (kill(w->pid, SIGKILL) == 0)
+			waitpid(w->pid, NULL, 0);
+		w->pid = -1;
+	}
+}
+
 static int send_config(struct supervisor *s)
 {
 	const struct vm_config *c = s->cfg;
@@ -235,6 +525,10 @@ static int send_config(struct supervisor *s)
 		   (c->serial_stdio ? CORE_F_SERIAL_STDIO : 0) |
 		   (s->fds.initrd >= 0 ? CORE_F_INITRD : 0) | (s->fds.mem >= 0 ? CORE_F_MEM_FD : 0);
 	snprintf(cc.name, sizeof(cc.name), "%s", c->name);
+	cc.nslots = c->ndisks;
+	for (unsigned i = 0; i < c->ndisks; i++)
+		cc.slot_kind[i] = c->disks[i].kind == VM_DISK_DRIVE ? IPC_DEV_BLK :
+				  IPC_DEV_VHOST_USER_BLK;
 	snprintf(cc.cmdline, sizeof(cc.cmdline), "%s", c->cmdline);
 	r = ipc_core_config_send(s->ipc, &cc, &s->fds);
 	if (r < 0)
@@ -265,21 +559,10 @@ static void on_core_message(struct supervisor *s)
 	}
 }
 
-/* Returns the exit status once the core is gone, or -1 to keep waiting. */
-static int on_signal(struct supervisor *s)
+/* The core is gone: how the VM ended, as our exit status. */
+static int core_ended(struct supervisor *s, int status)
 {
-	struct signalfd_siginfo si;
-	int status;
-
-	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
-		return -1;
-	if (si.ssi_signo != SIGCHLD) {
-		log_warnx("received signal %s; stopping the VM", strsignal((int)si.ssi_signo));
-		kill(s->core_pid, SIGKILL);
-		return -1;
-	}
-	if (waitpid(s->core_pid, &status, WNOHANG) != s->core_pid)
-		return -1;
+	s->ending = true;
 	while (s->ipc >= 0 && !s->have_exit) {
 		struct pollfd p = { .fd = s->ipc, .events = POLLIN };
 		if (poll(&p, 1, 0) <= 0)
@@ -291,13 +574,48 @@ static int on_signal(struct supervisor *s)
 		log_info("the guest %s", s->exit.reason == IPC_EXIT_RESET ? "reset" : "powered off");
 		return EXIT_VM_ENDED;
 	}
-	if (s->have_exit && s->exit.detail[0])
+	if (s->fail_stop)
+		;       /* worker_died() said why */
+	else if (s->have_exit && s->exit.detail[0])
 		log_warnx("%s", s->exit.detail);
 	else if (WIFSIGNALED(status))
 		log_warnx("the core was killed by signal %s", strsignal(WTERMSIG(status)));
 	else
 		log_warnx("the core exited with status %d", WEXITSTATUS(status));
 	return EXIT_VM_FAILED;
+}
+
+/* Reap every child that ended (signalfd merges SIGCHLDs). Returns the exit status once the
+ * core is gone, or -1 to keep waiting. */
+static int reap(struct supervisor *s)
+{
+	int status, rc = -1;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->core_pid) {
+			rc = core_ended(s, status);
+			continue;
+		}
+		for (unsigned i = 0; i < s->nblk; i++)
+			if (s->blk[i].pid == pid)
+				worker_died(s, &s->blk[i], status);
+	}
+	return rc;
+}
+
+static int on_signal(struct supervisor *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+		return -1;
+	if (si.ssi_signo != SIGCHLD) {
+		log_warnx("received signal %s; stopping the VM", strsignal((int)si.ssi_signo));
+		kill(s->core_pid, SIGKILL);
+		return -1;
+	}
+	return reap(s);
 }
 
 static int wait_core(struct supervisor *s)
@@ -345,12 +663,22 @@ static void release(struct supervisor *s)
 	closep(&s->fds.mem);
 }
 
+static void release_disks(struct supervisor *s)
+{
+	for (unsigned i = 0; i < s->nblk; i++)
+		closep(&s->blk[i].img_fd);
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		closep(&s->ext_fd[i]);
+}
+
 int supervisor_run(const struct vm_config *cfg)
 {
 	struct supervisor s = { .cfg = cfg, .fds = { -1, -1, -1 }, .log_fd = -1, .null_fd = -1,
 				.ipc = -1, .sigfd = -1 };
 	int rc = EXIT_VM_FAILED;
 
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+		s.ext_fd[i] = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if (open_resources(&s) < 0)
 		goto out;
@@ -363,13 +691,15 @@ int supervisor_run(const struct vm_config *cfg)
 	if (spawn_core(&s) < 0)
 		goto out;
 	tty_raw(&s);
-	if (send_config(&s) < 0)
+	if (send_config(&s) < 0 || start_disks(&s) < 0)
 		kill(s.core_pid, SIGKILL);
 	release(&s);
 	rc = wait_core(&s);
 out:
+	stop_workers(&s);
 	tty_restore(&s);
 	release(&s);
+	release_disks(&s);
 	if (cfg->daemonize && cfg->pidfile[0] && s.core_pid > 0)
 		unlink(cfg->pidfile);
 	return rc;

@@ -12,6 +12,7 @@
 #include "devices.h"
 #include "machine.h"
 #include "memory.h"
+#include "vu_slot.h"
 
 struct vm;
 
@@ -39,6 +40,7 @@ struct vm {
 	struct i8042 i8042;
 	struct rtc rtc;
 	struct acpi_pm pm;
+	struct vu_slot slots[LAYOUT_VIRTIO_MMIO_SLOTS];   /* the first desc.nmmio are in use */
 
 	/* ending the VM: first reason wins; exit_efd wakes the main loop */
 	_Atomic int exit_reason;    /* enum vm_exit_reason */
@@ -52,6 +54,12 @@ struct vm {
 int kvm_vm_create(struct vm *vm, char *err, size_t errlen);
 int kvm_vm_map_memory(struct vm *vm);
 void kvm_irq_set_level(void *opaque, unsigned gsi, int level);
+void kvm_irq_pulse(void *opaque, unsigned gsi);
+/* KVM_IOEVENTFD on MMIO [addr, addr+len) with DATAMATCH; assign=false removes it. */
+int kvm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, uint64_t datamatch, int fd,
+		  bool assign);
+/* KVM_IRQFD: fd signalled -> edge on gsi; assign=false removes it. */
+int kvm_irqfd(struct vm *vm, unsigned gsi, int fd, bool assign);
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why, const char *detail);
 void vm_request_exit_cb(void *opaque, enum vm_exit_reason why);
 void vm_destroy(struct vm *vm);

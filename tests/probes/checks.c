@@ -341,3 +341,40 @@ void check_mptable(const uint8_t *bp, uint64_t cpus)
 	check_ok("mptable", "floating pointer 0x%lx, table 0x%lx", fp, cfgpa);
 	mp_entries(cfg, len, cfg[34] | cfg[35] << 8, cpus);
 }
+
+/* Quiet twin of the checks above for drivers: the DSDT's address (RSDP → XSDT → FACP → DSDT,
+ * every length and checksum verified) or 0 when there is no usable ACPI. */
+static bool table_sane(uint64_t pa, const char *sig)
+{
+	uint32_t len;
+
+	if (!pa || pa >= HIGH_RAM - TABLE_MAX || memcmp(phys(pa), sig, 4))
+		return false;
+	len = rd32(phys(pa + 4));
+	return len >= 36 && len <= TABLE_MAX && !sum8(phys(pa), len);
+}
+
+uint64_t acpi_dsdt_addr(const uint8_t *bp)
+{
+	uint64_t rsdp = rd64(bp + BP_ACPI_RSDP_ADDR), xsdt, fadt, dsdt;
+	uint32_t len;
+
+	if (!rsdp)
+		rsdp = scan16(BIOS_LO, BIOS_HI, "RSD PTR ", 8);
+	if (!rsdp || rsdp < BIOS_LO || rsdp >= BIOS_HI - 36 || sum8(phys(rsdp), 20))
+		return 0;
+	xsdt = rd64(phys(rsdp + 24));
+	if (!table_sane(xsdt, "XSDT"))
+		return 0;
+	len = rd32(phys(xsdt + 4));
+	for (uint32_t off = 36; off + 8 <= len; off += 8) {
+		fadt = rd64(phys(xsdt + off));
+		if (!table_sane(fadt, "FACP"))
+			continue;
+		dsdt = rd32(phys(fadt + 4)) >= 148 ? rd64(phys(fadt + 140)) : 0;
+		if (!dsdt)
+			dsdt = rd32(phys(fadt + 40));
+		return table_sane(dsdt, "DSDT") ? dsdt : 0;
+	}
+	return 0;
+}

@@ -1,10 +1,9 @@
-/* Probe library: serial output, a tiny printf, strings, command-line words, check reporting,
- * the ways to end the VM and the trap handler that turns any exception into one line of output
- * and a power-off. Runs in ring 3 except probe_trap (ring 0), so nothing here may assume
- * either ring. */
+/* Probe library: serial output, a tiny printf, strings, check reporting, the ways to end the
+ * VM and the trap handler that turns any exception into one line of output and a power-off.
+ * Runs in ring 3 except probe_trap (ring 0), so nothing here may assume either ring.
+ * Command-line words live in args.c. */
 #include "probe.h"
 
-static const char *cmdline = "";
 static unsigned nok, nfail;
 
 void *memcpy(void *dst, const void *src, size_t n)
@@ -188,81 +187,6 @@ unsigned probe_nok(void)
 unsigned probe_nfail(void)
 {
 	return nfail;
-}
-
-void probe_set_cmdline(const char *cl)
-{
-	cmdline = cl ? cl : "";
-}
-
-const char *probe_arg(const char *key, size_t *len)
-{
-	size_t klen = strlen(key);
-	const char *p = cmdline;
-
-	while (*p) {
-		const char *w;
-		size_t wlen;
-
-		while (*p == ' ')
-			p++;
-		w = p;
-		while (*p && *p != ' ')
-			p++;
-		wlen = (size_t)(p - w);
-		if (wlen > klen && !memcmp(w, key, klen) && w[klen] == '=') {
-			*len = wlen - klen - 1;
-			return w + klen + 1;
-		}
-	}
-	return NULL;
-}
-
-bool probe_arg_is(const char *key, const char *value)
-{
-	size_t len;
-	const char *v = probe_arg(key, &len);
-
-	return v && len == strlen(value) && !memcmp(v, value, len);
-}
-
-static int digit(char c, unsigned base)
-{
-	int d = -1;
-
-	if (c >= '0' && c <= '9')
-		d = c - '0';
-	else if (c >= 'a' && c <= 'f')
-		d = c - 'a' + 10;
-	else if (c >= 'A' && c <= 'F')
-		d = c - 'A' + 10;
-	return d >= 0 && (unsigned)d < base ? d : -1;
-}
-
-bool probe_arg_u64(const char *key, uint64_t *out)
-{
-	size_t len, i = 0;
-	const char *v = probe_arg(key, &len);
-	unsigned base = 10;
-	uint64_t n = 0;
-
-	if (!v || !len)
-		return false;
-	if (len > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
-		base = 16, i = 2;
-	for (; i < len && digit(v[i], base) >= 0; i++)
-		n = n * base + (uint64_t)digit(v[i], base);
-	if (i < len && i + 1 == len) {
-		const char *sfx = "KMG";
-
-		for (int s = 0; s < 3; s++)
-			if (v[i] == sfx[s] || v[i] == sfx[s] + 32)
-				n <<= 10 * (s + 1), i++;
-	}
-	if (i != len)
-		return false;
-	*out = n;
-	return true;
 }
 
 void probe_delay_cycles(uint64_t cycles)

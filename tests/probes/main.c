@@ -1,6 +1,7 @@
 /* Probe entry (ring 3): the kernel command line selects what to check, e.g.
  *   probe=basic expect.cpus=4 expect.mem=256M expect.acpi=1 probe.token=XYZ [probe.end=reset]
  *   probe=fault fault.kind=ud|pf|gp
+ *   probe=blk blk.expect=a5 blk.write=3c ... (see blk.c)
  * Output is line-based for the integration tests: PROBE START, PROBE OK/FAIL per check,
  * PROBE DONE <n> ok <m> failed, then the VM ends the way probe.end says. */
 #include "probe.h"
@@ -57,10 +58,12 @@ void probe_main(const uint8_t *bp)
 	check_cmdline(bp);
 	if (probe_arg_is("probe", "fault"))
 		run_fault();
+	else if (probe_arg_is("probe", "blk"))
+		run_blk(bp);
 	else if (probe_arg_is("probe", "basic") || !probe_arg("probe", &(size_t){0}))
 		run_basic(bp);
 	else
-		check_fail("args", "unknown probe= (want basic or fault)");
+		check_fail("args", "unknown probe= (want basic, fault or blk)");
 	pr("PROBE DONE %u ok %u failed\n", probe_nok(), probe_nfail());
 	end_vm();
 }

@@ -76,9 +76,13 @@ unsigned probe_nfail(void);
 /* Command line "key=value" words. probe_arg returns the value and its length, or NULL. */
 void probe_set_cmdline(const char *cl);
 const char *probe_arg(const char *key, size_t *len);
+/* The nth (from 0) word with this key, for keys that repeat (virtio_mmio.device=). */
+const char *probe_arg_nth(const char *key, unsigned nth, size_t *len);
 bool probe_arg_is(const char *key, const char *value);
 /* Decimal or 0x hex with an optional K/M/G suffix; returns false when absent or malformed. */
 bool probe_arg_u64(const char *key, uint64_t *out);
+/* Parse a number as above from the front of v[0..len); returns the characters used (0: none). */
+size_t probe_parse_u64(const char *v, size_t len, uint64_t *out);
 
 /* Ending the VM: each spins briefly afterwards and reports a failure if the VM is still alive. */
 void probe_poweroff(void) __attribute__((noreturn));
@@ -91,7 +95,10 @@ void check_cmdline(const uint8_t *bp);
 void check_e820(const uint8_t *bp);
 void check_acpi(const uint8_t *bp, uint64_t cpus);
 void check_mptable(const uint8_t *bp, uint64_t cpus);
+uint64_t acpi_dsdt_addr(const uint8_t *bp);
 /* smp.c */
 void check_smp(uint64_t cpus);
+/* blk.c: probe=blk */
+void run_blk(const uint8_t *bp);
 
 #endif

@@ -492,6 +492,177 @@ Test(cli_errors, one_line)
 	ERR("unknown option '-a?b'", "-a\nb");
 }
 
+/* ---- disks: -drive, -device, -chardev ---- */
+
+#define BASE_CONFIG(kernel) \
+	"name=\n" "uuid=\n" "machine.acpi=on\n" "machine.dump-guest-core=on\n" \
+	"machine.mem-share=off\n" "kernel=" kernel "\n" "initrd=\n" "append=\n" "smp=1\n" \
+	"mem=268435456\n" "mem-path=\n" "serial=\n" "log=\n" "daemonize=off\n" "pidfile=\n" \
+	"disable-seccomp=off\n"
+
+/* The StratoVirt manual's older form: a -drive alone is a disk. */
+Test(cli_disks, old_syntax_drive_alone)
+{
+	GOLDEN(BASE_CONFIG("/k")
+	       "drive.0=id=rootfs,file=/home/rootfs.ext4,readonly=off,direct=on,serial=serial_num,"
+	       "iops=200,iothread=iothread1,device=\n"
+	       "slot.0=virtio-blk,drive=rootfs\n",
+	       "-kernel", "/k", "-drive", "file=/home/rootfs.ext4,id=rootfs,readonly=false,"
+	       "direct=true,serial=serial_num,iothread=iothread1,iops=200");
+}
+
+/* What Kata's StratoVirt driver emits for its rootfs. */
+Test(cli_disks, kata_drive_and_device)
+{
+	GOLDEN(BASE_CONFIG("/k")
+	       "drive.0=id=rootfs,file=/run/kata/rootfs.img,readonly=on,direct=off,serial=,iops=0,"
+	       "iothread=,device=virtio-blk0\n"
+	       "slot.0=virtio-blk,drive=rootfs\n",
+	       "-kernel", "/k",
+	       "-drive", "id=rootfs,file=/run/kata/rootfs.img,readonly=on,direct=off",
+	       "-device", "virtio-blk-device,drive=rootfs,id=virtio-blk0");
+}
+
+/* Slots follow the command line: a drive where its -drive is, an external disk where its
+ * -device is; a -device may name a drive given later. */
+Test(cli_disks, slot_order_and_forward_references)
+{
+	GOLDEN(BASE_CONFIG("/k")
+	       "drive.0=id=a,file=/a.img,readonly=off,direct=off,serial=SER-1,iops=0,"
+	       "iothread=io1,device=blk-a\n"
+	       "drive.1=id=b,file=/b,c.img,readonly=on,direct=off,serial=,iops=1000000,"
+	       "iothread=,device=\n"
+	       "chardev.0=id=qsd,path=/tmp/qsd.sock,server=off,nowait=off\n"
+	       "chardev.1=id=charconsole0,path=/tmp/con,server=on,nowait=on\n"
+	       "slot.0=virtio-blk,drive=a\n"
+	       "slot.1=vhost-user-blk,chardev=qsd,id=ext0\n"
+	       "slot.2=virtio-blk,drive=b\n",
+	       "-kernel", "/k",
+	       "-device", "driver=virtio-blk-device,drive=a,id=blk-a,serial=SER-1,iothread=io1",
+	       "-drive", "id=a,file=/a.img,if=none,format=raw",
+	       "-chardev", "socket,id=qsd,path=/tmp/qsd.sock",
+	       "-chardev", "socket,id=charconsole0,path=/tmp/con,server,nowait",
+	       "-device", "vhost-user-blk-device,chardev=qsd,id=ext0",
+	       "-drive", "id=b,file=/b,,c.img,readonly,throttling.iops-total=1000000");
+}
+
+Test(cli_disks, six_drives)
+{
+	struct run r;
+
+	run_args(&r, "-kernel", "/k", "-drive", "id=d0,file=/0", "-drive", "id=d1,file=/1",
+		 "-drive", "id=d2,file=/2", "-drive", "id=d3,file=/3", "-drive", "id=d4,file=/4",
+		 "-drive", "id=d5,file=/5", NULL);
+	cr_assert_eq(r.res, CLI_OK, "%s", r.err);
+	cr_assert_eq(r.cfg.ndisks, 6);
+	for (unsigned i = 0; i < 6; i++) {
+		cr_expect_eq(r.cfg.disks[i].kind, VM_DISK_DRIVE);
+		cr_expect_eq(r.cfg.disks[i].index, i);
+	}
+	run_free(&r);
+}
+
+Test(cli_disks, older_chardev_form_without_backend)
+{
+	struct run r;
+
+	run_args(&r, "-kernel", "/k", "-chardev", "id=c,path=/s", "-device",
+		 "vhost-user-blk-device,chardev=c", NULL);
+	cr_assert_eq(r.res, CLI_OK, "%s", r.err);
+	cr_expect_eq(r.cfg.ndisks, 1);
+	cr_expect_eq(r.cfg.disks[0].kind, VM_DISK_VHOST_USER);
+	cr_expect_str_eq(r.cfg.chardevs[0].path, "/s");
+	run_free(&r);
+}
+
+Test(cli_errors, drive)
+{
+	ERR("-drive: property 'id' is required", "-kernel", "/k", "-drive", "file=/x");
+	ERR("-drive: property 'file' is required", "-kernel", "/k", "-drive", "id=x");
+	ERR("-drive: must not be empty", "-kernel", "/k", "-drive", "id=x,file=");
+	ERR("-drive: property 'file' needs a value", "-kernel", "/k", "-drive", "id=x,file");
+	ERR("-drive: id 'a' is used by another drive",
+	    "-kernel", "/k", "-drive", "id=a,file=/x", "-drive", "id=a,file=/y");
+	ERR("-drive: at most 6 drives", "-kernel", "/k", "-drive", "id=d0,file=/0",
+	    "-drive", "id=d1,file=/1", "-drive", "id=d2,file=/2", "-drive", "id=d3,file=/3",
+	    "-drive", "id=d4,file=/4", "-drive", "id=d5,file=/5", "-drive", "id=d6,file=/6");
+	ERR("-drive: property 'readonly' must be on or off, not 'yes'",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,readonly=yes");
+	ERR("-drive: property 'direct' must be on or off, not '1'",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,direct=1");
+	ERR("-drive: unknown property 'cache'", "-kernel", "/k", "-drive", "id=x,file=/x,cache=none");
+	ERR("-drive: property 'id' given more than once",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,id=y");
+	ERR("-drive: id '0x' must start with a letter", "-kernel", "/k", "-drive", "id=0x,file=/x");
+	ERR("-drive: id 'a/b' may only hold letters, digits, '-', '.', '_'",
+	    "-kernel", "/k", "-drive", "id=a/b,file=/x");
+	ERR("-drive: if must be 'none'", "-kernel", "/k", "-drive", "id=x,file=/x,if=virtio");
+	ERR("-drive: format 'qcow2' is not supported (only 'raw')",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,format=qcow2");
+	ERR("-drive: serial '123456789012345678901' is too long (max 20 bytes)",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,serial=123456789012345678901");
+	ERR("-drive: serial may only hold printable characters",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,serial=a\tb");
+}
+
+Test(cli_errors, drive_iops)
+{
+	ERR("-drive: iops '1000001' is out of range (0-1000000)",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,iops=1000001");
+	ERR("-drive: iops '99999999999999999999999' is out of range (0-1000000)",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,iops=99999999999999999999999");
+	ERR("-drive: iops '-1' is not a valid number", "-kernel", "/k", "-drive", "id=x,file=/x,iops=-1");
+	ERR("-drive: iops '1k' is not a valid number", "-kernel", "/k", "-drive", "id=x,file=/x,iops=1k");
+	ERR("-drive: iops '' is not a valid number", "-kernel", "/k", "-drive", "id=x,file=/x,iops=");
+	ERR("-drive: throttling.iops-total '4294967296' is out of range (0-1000000)",
+	    "-kernel", "/k", "-drive", "id=x,file=/x,throttling.iops-total=4294967296");
+}
+
+Test(cli_errors, device)
+{
+	ERR("-device: driver 'virtio-net-device' is not supported",
+	    "-kernel", "/k", "-device", "virtio-net-device,netdev=n");
+	ERR("-device: a driver is required", "-kernel", "/k", "-device", "drive=x");
+	ERR("-device: a driver is required", "-kernel", "/k", "-device", "");
+	ERR("-device: virtio-blk-device needs drive=", "-kernel", "/k", "-device",
+	    "virtio-blk-device,id=b");
+	ERR("-device: unknown property 'chardev'", "-kernel", "/k", "-drive", "id=x,file=/x",
+	    "-device", "virtio-blk-device,drive=x,chardev=c");
+	ERR("-device: drive 'nope' is not defined", "-kernel", "/k", "-drive", "id=x,file=/x",
+	    "-device", "virtio-blk-device,drive=nope");
+	ERR("-device: drive 'x' is used by more than one device", "-kernel", "/k",
+	    "-drive", "id=x,file=/x", "-device", "virtio-blk-device,drive=x",
+	    "-device", "virtio-blk-device,drive=x,id=second");
+	ERR("-device: vhost-user-blk-device needs chardev=", "-kernel", "/k", "-device",
+	    "vhost-user-blk-device,id=v");
+	ERR("-device: chardev 'c' is not defined", "-kernel", "/k", "-device",
+	    "vhost-user-blk-device,chardev=c");
+	ERR("-device: chardev 'c' is used by more than one device", "-kernel", "/k",
+	    "-chardev", "socket,id=c,path=/s", "-device", "vhost-user-blk-device,chardev=c",
+	    "-device", "vhost-user-blk-device,chardev=c");
+	ERR("-device: chardev 'c' must be a client socket (no server) for vhost-user-blk-device",
+	    "-kernel", "/k", "-chardev", "socket,id=c,path=/s,server,nowait",
+	    "-device", "vhost-user-blk-device,chardev=c");
+	ERR("-device: at most 6 disks in all (-drive and vhost-user-blk-device)", "-kernel", "/k",
+	    "-drive", "id=d0,file=/0", "-drive", "id=d1,file=/1", "-drive", "id=d2,file=/2",
+	    "-drive", "id=d3,file=/3", "-drive", "id=d4,file=/4", "-drive", "id=d5,file=/5",
+	    "-chardev", "socket,id=c,path=/s", "-device", "vhost-user-blk-device,chardev=c");
+}
+
+Test(cli_errors, chardev)
+{
+	ERR("-chardev: backend 'pty' is not supported (only 'socket')",
+	    "-kernel", "/k", "-chardev", "pty,id=c");
+	ERR("-chardev: property 'id' is required", "-kernel", "/k", "-chardev", "socket,path=/s");
+	ERR("-chardev: property 'path' is required", "-kernel", "/k", "-chardev", "socket,id=c");
+	ERR("-chardev: id 'c' is used by another chardev", "-kernel", "/k",
+	    "-chardev", "socket,id=c,path=/s", "-chardev", "socket,id=c,path=/t");
+	ERR("-chardev: property 'server' must be on or off, not 'maybe'",
+	    "-kernel", "/k", "-chardev", "socket,id=c,path=/s,server=maybe");
+	ERR("-chardev: unknown property 'host'", "-kernel", "/k", "-chardev",
+	    "socket,id=c,host=127.0.0.1");
+}
+
 /* ---- help and version ---- */
 
 static void expect_exit_ok(const char *arg, const char *want_prefix, const char *want_sub)
@@ -515,6 +686,8 @@ Test(cli_exit, help)
 		expect_exit_ok(args[i], "Usage: bulkhead", "-kernel PATH");
 		expect_exit_ok(args[i], "Usage: bulkhead", "-smp [cpus=]N");
 		expect_exit_ok(args[i], "Usage: bulkhead", "-D [FILE]");
+		expect_exit_ok(args[i], "Usage: bulkhead", "-drive id=ID,file=PATH");
+		expect_exit_ok(args[i], "Usage: bulkhead", "vhost-user-blk-device,chardev=C");
 	}
 }
 

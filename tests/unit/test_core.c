@@ -241,6 +241,161 @@ Test(ipc, vm_exit_validation)
 	free(msg);
 }
 
+/* ---- IPC_BACKEND_ATTACH and the slot table of IPC_CORE_CONFIG ---- */
+
+static const struct ipc_peer core_run_side = { "supervisor", 1u << IPC_BACKEND_ATTACH };
+
+static int count_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+Test(ipc, backend_attach_round_trip)
+{
+	struct backend_attach a = { .slot = 3, .kind = IPC_DEV_BLK, .name = "rootfs" }, out;
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2], fd = -1, pipefd[2];
+	char c = 0;
+
+	pair(sv);
+	cr_assert_eq(pipe(pipefd), 0);
+	cr_assert_eq(ipc_backend_attach_send(sv[0], &a, pipefd[1]), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_run_side, msg), 1);
+	cr_assert_eq(ipc_backend_attach_decode(msg, &out, &fd), 0);
+	cr_assert_eq(msg->nfds, 0, "the fd was taken out of the message");
+	cr_assert_eq(out.slot, 3);
+	cr_assert_eq(out.kind, IPC_DEV_BLK);
+	cr_assert_str_eq(out.name, "rootfs");
+	/* it is the same pipe */
+	cr_assert_eq(write(fd, "x", 1), 1);
+	cr_assert_eq(read(pipefd[0], &c, 1), 1);
+	cr_assert_eq(c, 'x');
+	close(fd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(sv[0]);
+	close(sv[1]);
+	free(msg);
+}
+
+/* Send raw, decode, expect -EPROTO and no fd left behind. */
+static void expect_attach_refused(int sv[2], const void *payload, size_t len, unsigned nfds,
+				  const char *what)
+{
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	struct backend_attach out;
+	int fds[2] = { dup(0), dup(0) }, fd = -1, before;
+
+	before = count_fds();
+	cr_assert_eq(ipc_send(sv[0], IPC_BACKEND_ATTACH, payload, len, fds, nfds), 0);
+	close(fds[0]);
+	close(fds[1]);
+	cr_assert_eq(ipc_recv(sv[1], &core_run_side, msg), 1, "%s", what);
+	cr_assert_eq(ipc_backend_attach_decode(msg, &out, &fd), -EPROTO, "%s", what);
+	cr_assert_eq(fd, -1, "%s", what);
+	ipc_msg_close_fds(msg);
+	cr_assert_eq(count_fds(), before - 2, "%s: fds leaked", what);
+	free(msg);
+}
+
+Test(ipc, backend_attach_validation)
+{
+	struct backend_attach a = { .slot = 0, .kind = IPC_DEV_VHOST_USER_BLK, .name = "c0" }, b;
+	int sv[2];
+
+	pair(sv);
+	expect_attach_refused(sv, &a, sizeof(a) - 1, 1, "one byte short");
+	expect_attach_refused(sv, &a, 0, 1, "empty");
+	expect_attach_refused(sv, &a, sizeof(a), 0, "no fd");
+	expect_attach_refused(sv, &a, sizeof(a), 2, "two fds");
+	b = a, b.slot = IPC_MAX_SLOTS;
+	expect_attach_refused(sv, &b, sizeof(b), 1, "slot out of range");
+	b = a, b.slot = 0xffffffff;
+	expect_attach_refused(sv, &b, sizeof(b), 1, "slot -1");
+	b = a, b.kind = IPC_DEV_NONE;
+	expect_attach_refused(sv, &b, sizeof(b), 1, "kind none");
+	b = a, b.kind = IPC_DEV_KIND_MAX;
+	expect_attach_refused(sv, &b, sizeof(b), 1, "kind out of range");
+	b = a, b.name[0] = '\0';
+	expect_attach_refused(sv, &b, sizeof(b), 1, "empty name");
+	b = a, memset(b.name, 'n', sizeof(b.name));
+	expect_attach_refused(sv, &b, sizeof(b), 1, "name without NUL");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(ipc, backend_attach_only_from_the_run_phase_peer)
+{
+	struct backend_attach a = { .slot = 0, .kind = IPC_DEV_BLK, .name = "d" };
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	int sv[2], fd = dup(0), before;
+
+	pair(sv);
+	before = count_fds();
+	cr_assert_eq(ipc_backend_attach_send(sv[0], &a, fd), 0);
+	close(fd);
+	/* during boot the core takes only its configuration */
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), -EPROTO);
+	cr_assert_eq(msg->nfds, 0);
+	cr_assert_eq(count_fds(), before - 1, "the passed fd was closed");
+	/* and the supervisor never takes one from the core */
+	cr_assert_eq(ipc_backend_attach_send(sv[1], &a, 0), 0);
+	cr_assert_eq(ipc_recv(sv[0], &sup_side, msg), -EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+	free(msg);
+}
+
+static int config_with_slots(const struct core_config *c)
+{
+	struct ipc_msg *msg = calloc(1, sizeof(*msg));
+	struct core_config out;
+	struct core_config_fds f = { .kernel = 0, .initrd = -1, .mem = -1 }, g = { -1, -1, -1 };
+	int sv[2], r;
+
+	pair(sv);
+	cr_assert_eq(ipc_core_config_send(sv[0], c, &f), 0);
+	cr_assert_eq(ipc_recv(sv[1], &core_side, msg), 1);
+	r = ipc_core_config_decode(msg, &out, &g);
+	if (r == 0) {
+		cr_assert_eq(out.nslots, c->nslots);
+		cr_assert_eq(memcmp(out.slot_kind, c->slot_kind, sizeof(out.slot_kind)), 0);
+		close(g.kernel);
+	}
+	ipc_msg_close_fds(msg);
+	close(sv[0]);
+	close(sv[1]);
+	free(msg);
+	return r;
+}
+
+Test(ipc, core_config_slot_table)
+{
+	struct core_config c = { .ncpus = 1, .mem_size = 256 * MiB, .nslots = 2,
+				 .slot_kind = { IPC_DEV_BLK, IPC_DEV_VHOST_USER_BLK } };
+
+	cr_assert_eq(config_with_slots(&c), 0);
+	c.nslots = 0;
+	cr_assert_eq(config_with_slots(&c), -EINVAL, "kinds past nslots");
+	memset(c.slot_kind, 0, sizeof(c.slot_kind));
+	cr_assert_eq(config_with_slots(&c), 0, "no disks");
+	c.nslots = 1;
+	cr_assert_eq(config_with_slots(&c), -EINVAL, "a slot without a kind");
+	c.slot_kind[0] = IPC_DEV_KIND_MAX;
+	cr_assert_eq(config_with_slots(&c), -EINVAL, "unknown kind");
+	c.nslots = IPC_MAX_SLOTS + 1;
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++)
+		c.slot_kind[i] = IPC_DEV_BLK;
+	cr_assert_eq(config_with_slots(&c), -EINVAL, "too many slots");
+	c.nslots = IPC_MAX_SLOTS;
+	cr_assert_eq(config_with_slots(&c), 0, "every slot");
+}
+
 #include "emulate.h"
 
 Test(emulate, decodes_only_what_it_can_apply)

@@ -1,0 +1,94 @@
+/* Internals shared by the command-line parser (cli.c: the option table, the property-list
+ * splitter, the machine options) and its disk options (cli_disks.c). Not for other modules. */
+#ifndef BULKHEAD_CLI_PRIV_H
+#define BULKHEAD_CLI_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "log.h"
+
+/* A -device virtio-blk-device waiting for its -drive (which may come later on the line). */
+struct blk_device {
+	char drive[VM_ID_MAX + 1];
+	char id[VM_ID_MAX + 1];
+	char serial[VM_SERIAL_MAX + 1];
+	char iothread[VM_ID_MAX + 1];
+	bool has_serial;
+};
+
+struct cli_state {
+	struct vm_config *cfg;
+	FILE *out;
+	char *err;
+	size_t errlen;
+	unsigned seq;                    /* position of the option being parsed */
+	struct vm_drive *drive;          /* the -drive being parsed */
+	struct vm_chardev *chardev;      /* the -chardev being parsed */
+	struct vm_vhost_user_blk *vub;   /* the -device vhost-user-blk-device being parsed */
+	struct blk_device *blkdev;       /* the -device virtio-blk-device being parsed */
+	unsigned nblkdevs;
+	struct blk_device blkdevs[VM_MAX_DISKS];
+};
+
+enum cli_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
+
+struct cli_opt {
+	const char *name;
+	enum cli_arg arg;
+	const char *metavar;     /* for the usage text */
+	const char *help;
+	int (*fn)(struct cli_state *st, const struct cli_opt *o, const char *arg);
+};
+
+
+#define PROPS_MAX 16
+#define PROPS_BUF (3 * VM_PATH_MAX)
+
+struct prop {
+	const char *key;
+	const char *val;         /* NULL for a bare flag such as ",readonly" */
+};
+
+struct props {
+	char buf[PROPS_BUF];
+	struct prop p[PROPS_MAX];
+	unsigned n;
+};
+
+struct prop_desc {
+	const char *key;
+	int (*fn)(struct cli_state *st, const char *opt, const char *key, const char *val);
+};
+
+/* Fill err with one line naming the option; returns -EINVAL. */
+PRINTF(2, 3) int cli_fail(struct cli_state *st, const char *fmt, ...);
+/* Copy a non-empty string into a fixed-size field. */
+int cli_copy_str(struct cli_state *st, const char *opt, char *dst, size_t size, const char *src);
+/* Decimal digits only; -EINVAL for none, -ERANGE on overflow; *end past the digits. */
+int cli_parse_dec(const char *s, uint64_t *out, const char **end);
+const char *cli_onoff(bool b);
+int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val);
+/* on|off|true|false; a bare flag means on. */
+int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
+		  bool *out);
+/* Split "k=v,k=v" (",," is a comma; a leading bare word names defkey) and apply descs. */
+int cli_props_split(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
+		    struct props *pr);
+int cli_props_apply(struct cli_state *st, const char *opt, const struct props *pr,
+		    const struct prop_desc *descs, size_t ndescs);
+int cli_props_parse(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
+		    const struct prop_desc *descs, size_t ndescs);
+
+/* cli_disks.c */
+int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg);
+int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *arg);
+int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *arg);
+/* Bind devices to drives and chardevs, and number the disks' slots in command-line order. */
+int cli_resolve_disks(struct cli_state *st);
+void cli_print_devices(FILE *out, const struct vm_config *c);
+
+#endif
