@@ -216,6 +216,22 @@ fail:
 	return ret;
 }
 
+/* After a short write: the fds went with the first part, the rest goes plainly. */
+static void advance(struct msghdr *mh, size_t n)
+{
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	while (mh->msg_iovlen && n >= mh->msg_iov->iov_len) {
+		n -= mh->msg_iov->iov_len;
+		mh->msg_iov++;
+		mh->msg_iovlen--;
+	}
+	if (mh->msg_iovlen) {
+		mh->msg_iov->iov_base = (char *)mh->msg_iov->iov_base + n;
+		mh->msg_iov->iov_len -= n;
+	}
+}
+
 int vu_msg_send(int sock, const struct vu_msg *m)
 {
 	union {
@@ -261,19 +277,8 @@ int vu_msg_send(int sock, const struct vu_msg *m)
 		}
 		if (n < 0)
 			return -errno;
-		/* a short write: the fds went with the first part, send the rest plainly */
 		sent += n;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
-		while (mh.msg_iovlen && (size_t)n >= mh.msg_iov->iov_len) {
-			n -= mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-		if (mh.msg_iovlen) {
-			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
-			mh.msg_iov->iov_len -= n;
-		}
+		advance(&mh, (size_t)n);
 	}
 	return 0;
 }

@@ -59,7 +59,9 @@ bash scripts/guest-assets.sh
 echo "demo: booting the Debian cloud kernel $(cat assets/kernel-version) with the busybox initramfs;"
 echo "demo: the guest prints BULKHEAD-GUEST-INIT-OK from /init and powers off."
 extra=
-[[ -d /sys/module/kvm_pvm ]] && extra=" clearcpuid=xsave,smap,cx16,popcnt nokaslr mitigations=off"
+# The kvm_pvm workarounds of tests/integration/linux-boot.sh (explained there).
+[[ -d /sys/module/kvm_pvm ]] &&
+	extra=" clearcpuid=xsave,smap,cx16,popcnt nokaslr mitigations=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1"
 initrd=assets/initrd.gz
 # gunzip runs instruction-emulated on kvm_pvm; the uncompressed copy is the same initramfs.
 [[ -d /sys/module/kvm_pvm ]] && initrd=assets/initrd.cpio

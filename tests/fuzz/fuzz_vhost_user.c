@@ -323,7 +323,7 @@ size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 	if (i % 3 == 2)
 		return 0;   /* a third of the inputs stay purely random */
 	n = put(buf, n, cap, 0, VU_SET_FEATURES, &feat, 8);
-	n = put(buf, n, cap, 0, VU_GET_PROTOCOL_FEATURES, NULL, 0);
+	n = put(buf, n, cap, 0, VU_GET_PROTOCOL_FEATURES, &pf, 0);
 	n = put(buf, n, cap, 0, VU_SET_PROTOCOL_FEATURES, &pf, 8);
 	n = put(buf, n, cap, 0, VU_GET_INFLIGHT_FD, &inf, sizeof(inf));
 	n = put(buf, n, cap, 0x21, VU_SET_INFLIGHT_FD, &inf, sizeof(inf));

@@ -30,7 +30,11 @@ MARKER=BULKHEAD-GUEST-INIT-OK
 #   clearcpuid=cx16    no cmpxchg16b; clearcpuid=popcnt: no popcnt (hweight alternatives)
 #   nokaslr            fixed addresses, so a reported rip means the same thing in every run
 #   mitigations=off    fewer emulated instructions per syscall/context switch
-PVM_WORKAROUNDS="clearcpuid=xsave,smap,cx16,popcnt nokaslr mitigations=off"
+#   nowatchdog, rcupdate.rcu_cpu_stall_suppress=1: at emulated speed the soft-lockup and RCU
+#                      stall detectors fire constantly, and each stack dump is more slow console
+#                      output; they diagnose nothing here
+# (scripts/demo.sh --linux uses the same list; keep the two in step.)
+PVM_WORKAROUNDS="clearcpuid=xsave,smap,cx16,popcnt nokaslr mitigations=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1"
 
 fail() { echo "linux-boot: FAIL: $*"; exit 1; }
 

@@ -950,46 +950,44 @@ static void lie(struct liar *l, uint32_t req, uint32_t flags, const void *p, uin
 
 #define RF (VU_HDR_VERSION | VU_HDR_REPLY)
 
-Test(vhost_user_front, lying_replies)
+/* GET_FEATURES answered by a liar: every one of these replies is -EPROTO. */
+Test(vhost_user_front, lying_feature_replies)
 {
-	struct liar l;
+	static const struct { const char *what; uint32_t req, flags, size; bool fd; } lies[] = {
+		{ "reply to another request", VU_GET_PROTOCOL_FEATURES, RF, 8, false },
+		{ "REPLY flag missing", VU_GET_FEATURES, VU_HDR_VERSION, 8, false },
+		{ "4-byte u64", VU_GET_FEATURES, RF, 4, false },
+		{ "12-byte u64", VU_GET_FEATURES, RF, 12, false },
+		{ "version 2", VU_GET_FEATURES, 0x2 | VU_HDR_REPLY, 8, false },
+		{ "an fd nobody asked for", VU_GET_FEATURES, RF, 8, true },
+	};
 	uint64_t v = 7, got;
-	unsigned base;
-	uint8_t cfg[16];
-	struct vu_vring_state st = { 0, 9 };
-	struct { uint32_t off, size, flags; uint8_t b[16]; } c = { 0, 8, 0, { 0 } };
+	struct liar l;
 
-	liar_begin(&l);
-	lie(&l, VU_GET_PROTOCOL_FEATURES, RF, &v, 8, -1);
-	cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "reply to another request");
-	liar_end(&l);
-
-	liar_begin(&l);
-	lie(&l, VU_GET_FEATURES, VU_HDR_VERSION, &v, 8, -1);
-	cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "REPLY flag missing");
-	liar_end(&l);
-
-	liar_begin(&l);
-	lie(&l, VU_GET_FEATURES, RF, &v, 4, -1);
-	cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "4-byte u64");
-	liar_end(&l);
-
-	liar_begin(&l);
-	lie(&l, VU_GET_FEATURES, 0x2 | VU_HDR_REPLY, &v, 8, -1);
-	cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "version 2");
-	liar_end(&l);
-
-	liar_begin(&l);
-	lie(&l, VU_GET_FEATURES, RF, &v, 8, l.sv[1]);
-	cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "an fd nobody asked for");
-	liar_end(&l);
-
+	for (unsigned i = 0; i < ARRAY_SIZE(lies); i++) {
+		liar_begin(&l);
+		lie(&l, lies[i].req, lies[i].flags, &v, lies[i].size, lies[i].fd ? l.sv[1] : -1);
+		cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "%s", lies[i].what);
+		cr_assert_eq(l.f.features, 0);
+		liar_end(&l);
+	}
 	liar_begin(&l);
 	lie(&l, VU_GET_FEATURES, RF, &v, 8, -1);
 	cr_assert_eq(vuf_get_features(&l.f, &got), 0, "the honest reply");
 	cr_assert_eq(got, 7);
 	cr_assert_eq(l.f.features, 7);
 	liar_end(&l);
+}
+
+Test(vhost_user_front, lying_payloads)
+{
+	struct vu_vring_state st = { 0, 9 };
+	struct { uint32_t off, size, flags; uint8_t b[16]; } c = { 0, 8, 0, { 0 } };
+	struct vu_inflight in = { 1ULL << 40, 0, 1, 8, { 0 } }, out;
+	uint8_t cfg[16];
+	unsigned base;
+	struct liar l;
+	int fd, ifd;
 
 	liar_begin(&l);
 	lie(&l, VU_GET_VRING_BASE, RF, &st, sizeof(st), -1);
@@ -999,30 +997,27 @@ Test(vhost_user_front, lying_replies)
 	liar_begin(&l);
 	lie(&l, VU_GET_CONFIG, RF, &c, 12 + 8, -1);
 	cr_assert_eq(vuf_get_config(&l.f, 0, cfg, 16), -EPROTO, "8 config bytes for 16");
-	liar_end(&l);
-
-	liar_begin(&l);
 	c.size = 16;
 	lie(&l, VU_GET_CONFIG, RF, &c, 12 + 8, -1);
 	cr_assert_eq(vuf_get_config(&l.f, 0, cfg, 16), -EPROTO, "size field disagrees");
 	liar_end(&l);
 
 	liar_begin(&l);
-	struct vu_inflight in = { 1ULL << 40, 0, 1, 8, { 0 } };
-	int fd = memfd_create("x", MFD_CLOEXEC), ifd;
-	struct vu_inflight out;
+	fd = memfd_create("x", MFD_CLOEXEC);
 	lie(&l, VU_GET_INFLIGHT_FD, RF, &in, sizeof(in), fd);
 	close(fd);
 	cr_assert_eq(vuf_get_inflight_fd(&l.f, 1, 8, &out, &ifd), -EPROTO, "1 TiB inflight area");
-	liar_end(&l);
-
-	liar_begin(&l);
 	lie(&l, VU_GET_INFLIGHT_FD, RF, &in, sizeof(in), -1);
 	cr_assert_eq(vuf_get_inflight_fd(&l.f, 1, 8, &out, &ifd), -EPROTO, "no fd");
 	liar_end(&l);
+}
+
+Test(vhost_user_front, acks_timeouts_and_eof)
+{
+	uint64_t ack = 1, got;
+	struct liar l;
 
 	/* REPLY_ACK: the ack must be for the request, 8 bytes, and 0 */
-	uint64_t ack = 1;
 	liar_begin(&l);
 	l.f.acked_protocol = 1ULL << VU_PROTOCOL_F_REPLY_ACK;
 	lie(&l, VU_SET_OWNER, RF, &ack, 8, -1);
