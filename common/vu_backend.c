@@ -255,6 +255,26 @@ static int remap_rings(struct vu_dev *dev, const struct vq_mem *mem)
 	return 0;
 }
 
+/*
+ * A device's in-flight requests point into the current mapping: pause every running queue
+ * (the device finishes what it has in flight) before the old mapping goes, resume after.
+ */
+static void pause_running(struct vu_dev *dev, bool pause)
+{
+	for (unsigned i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->q[i];
+
+		if (!running(q))
+			continue;
+		if (pause && dev->ops->queue_stop)
+			dev->ops->queue_stop(dev, q->idx);
+		if (!pause && dev->ops->queue_start)
+			dev->ops->queue_start(dev, q->idx);
+		if (!pause && work_pending(q) && dev->ops->queue_kick)
+			dev->ops->queue_kick(dev, q->idx);
+	}
+}
+
 static int set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 {
 	const struct vu_mem_table *t = &m->p.mem;
@@ -271,13 +291,17 @@ static int set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 			goto fail;
 		mem.nr = i + 1;
 	}
-	if ((ret = remap_rings(dev, &mem)) < 0)
+	pause_running(dev, true);
+	if ((ret = remap_rings(dev, &mem)) < 0) {
+		pause_running(dev, false);
 		goto fail;
+	}
 	/* copied in place: every vq keeps pointing at dev->mem */
 	unmap_regions(dev->mmap_base, dev->mmap_size, VU_MAX_REGIONS);
 	dev->mem = mem;
 	memcpy(dev->mmap_base, base, sizeof(base));
 	memcpy(dev->mmap_size, len, sizeof(len));
+	pause_running(dev, false);
 	return 0;
 fail:
 	unmap_regions(base, len, VU_MAX_REGIONS);

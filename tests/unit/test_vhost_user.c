@@ -433,6 +433,34 @@ Test(vhost_user, restart_resubmits_from_inflight_area)
 	cr_assert_eq(count_fds(), before);
 }
 
+/* A device's in-flight requests point into the old mapping: a new table must pause it first. */
+Test(vhost_user, new_mem_table_pauses_running_queues)
+{
+	int before = count_fds(), inflight = -1;
+	struct pair p;
+	struct guest g;
+	struct vu_region r;
+
+	guest_init(&g);
+	pair_start(&p, 2);
+	handshake(&p, &g, &inflight, 0);
+	cr_assert_eq(p.t.starts, 1);
+	cr_assert_eq(p.t.stops, 0);
+	r = guest_region(&g);
+	cr_assert_eq(vuf_set_mem_table(&p.f, &r, &g.memfd, 1), 0);
+	cr_assert_eq(p.t.stops, 1, "queue_stop before the old mapping is unmapped");
+	cr_assert_eq(p.t.starts, 2, "queue_start again on the new mapping");
+	p.t.push = true;
+	guest_post(&g, 2, 0);
+	cr_assert_eq(eventfd_write(g.kick, 1), 0);
+	wait_kicked(&p.t);
+	cr_assert_eq(g.used->idx, 1, "the queue still works on the new mapping");
+	pair_stop(&p);
+	close(inflight);
+	guest_exit(&g);
+	cr_assert_eq(count_fds(), before);
+}
+
 Test(vhost_user, without_protocol_features_ring_starts_enabled)
 {
 	int before = count_fds();
