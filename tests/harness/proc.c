@@ -34,9 +34,11 @@ static void sleep_ms(unsigned ms)
 }
 
 /* In the child: the socket end on fd 3, everything else above 2 closed, die with the parent. */
-static void child_exec(const char *bin, const char *const *argv, int sock)
+static void child_exec(const char *bin, const char *const *argv, int sock, pid_t parent)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)    /* the parent died before PDEATHSIG was armed */
+		_exit(125);
 	if (sock >= 0) {
 		if (sock != 3 && dup2(sock, 3) < 0)
 			_exit(126);
@@ -72,6 +74,7 @@ int hx_worker_spawn(struct hx_worker *w, const char *bin, const char *sock_path,
 	}
 	argv[n++] = opt;
 	argv[n] = NULL;
+	pid_t parent = getpid();
 	w->pid = fork();
 	if (w->pid < 0) {
 		int e = -errno;
@@ -82,7 +85,7 @@ int hx_worker_spawn(struct hx_worker *w, const char *bin, const char *sock_path,
 		return e;
 	}
 	if (w->pid == 0)
-		child_exec(bin, argv, sv[1]);
+		child_exec(bin, argv, sv[1], parent);
 	if (sv[1] >= 0)
 		close(sv[1]);
 	w->sock = sv[0];
