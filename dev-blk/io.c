@@ -375,15 +375,21 @@ static int pop_one(struct blk_dev *d, unsigned qidx, bool *pushed)
 void blk_queue_process(struct blk_dev *d, unsigned qidx)
 {
 	bool pushed = false;
+	unsigned mask;
 
 	if (qidx >= VU_MAX_QUEUES)
 		return;
 	d->q_stalled[qidx] = false;
+
 	while (queue_live(d, qidx) && pop_one(d, qidx, &pushed))
 		;
 	submit(d);
+	/* page-cache hits complete inside io_uring_submit: reap them now instead of one event
+	 * loop wakeup later (the eventfd wakeup that follows then finds nothing) */
+	mask = reap_cqes(d);
 	if (pushed)
-		vu_queue_notify(&d->vu, qidx);
+		mask |= 1u << qidx;
+	notify(d, mask);
 }
 
 void blk_dev_resume(struct blk_dev *d)

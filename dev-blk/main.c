@@ -123,7 +123,8 @@ static int connect_fd(struct mainloop *m, int fd)
 
 	m->conn_fd = fd;
 	m->connected = true;
-	r = vu_dev_init(&m->dev.vu, m->role, fd, m->opts.num_queues, &blk_vu_ops, &watch,
+	/* every log line already starts with the role: the library adds only its own context */
+	r = vu_dev_init(&m->dev.vu, NULL, fd, m->opts.num_queues, &blk_vu_ops, &watch,
 			&m->dev);
 	if (r < 0) {
 		log_warnx("vhost-user setup: %s", strerror(-r));
