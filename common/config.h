@@ -21,6 +21,7 @@
 #define VM_ID_MAX        63
 #define VM_SERIAL_MAX    20              /* VIRTIO_BLK_ID_BYTES */
 #define VM_MAX_IOPS      1000000
+#define VM_SUN_PATH_MAX  108             /* sizeof(sockaddr_un.sun_path), NUL included */
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread] */
 struct vm_drive {
@@ -77,6 +78,7 @@ struct vm_config {
 	bool daemonize;                      /* -daemonize */
 	char pidfile[VM_PATH_MAX];           /* -pidfile (only with -daemonize) */
 	bool disable_seccomp;                /* -disable-seccomp */
+	char qmp_path[VM_SUN_PATH_MAX];      /* -api-channel unix:PATH / -qmp unix:PATH,server,nowait */
 	unsigned ndrives;
 	struct vm_drive drives[VM_MAX_DRIVES];
 	unsigned nchardevs;

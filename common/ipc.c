@@ -192,3 +192,32 @@ int ipc_backend_attach_decode(struct ipc_msg *msg, struct backend_attach *a, int
 	msg->nfds = 0;
 	return 0;
 }
+
+int ipc_qmpd_attach_send(int sock, int fd)
+{
+	return ipc_send(sock, IPC_QMPD_ATTACH, NULL, 0, &fd, 1);
+}
+
+int ipc_qmpd_attach_decode(struct ipc_msg *msg, int *fd)
+{
+	if (msg->hdr.type != IPC_QMPD_ATTACH || msg->hdr.len != 0 || msg->nfds != 1)
+		return -EPROTO;
+	*fd = msg->fds[0];
+	msg->nfds = 0;
+	return 0;
+}
+
+int ipc_backend_failed_send(int sock, const struct backend_failed *b)
+{
+	return ipc_send(sock, IPC_BACKEND_FAILED, b, sizeof(*b), NULL, 0);
+}
+
+int ipc_backend_failed_decode(const struct ipc_msg *msg, struct backend_failed *b)
+{
+	if (msg->hdr.type != IPC_BACKEND_FAILED || msg->hdr.len != sizeof(*b) || msg->nfds)
+		return -EPROTO;
+	memcpy(b, msg->payload, sizeof(*b));
+	if (b->slot >= IPC_MAX_SLOTS || !nul_terminated(b->name, sizeof(b->name)) || !b->name[0])
+		return -EPROTO;
+	return 0;
+}

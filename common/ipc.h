@@ -15,6 +15,14 @@ enum ipc_type {
 	IPC_CORE_CONFIG = 1,   /* supervisor -> core: what to boot; fds: kernel[, initrd][, mem] */
 	IPC_VM_EXIT,           /* core -> supervisor: the VM ended, and why */
 	IPC_BACKEND_ATTACH,    /* supervisor -> core: a vhost-user backend for a slot; fd: socket */
+	/* common/ipc_qmp.h: the control path qmpd -> core -> supervisor */
+	IPC_QMPD_ATTACH,       /* supervisor -> core: a (re)started qmpd; fd: the core<->qmpd socket */
+	IPC_QMP_REQUEST,       /* qmpd -> core: one typed command */
+	IPC_QMP_REPLY,         /* core -> qmpd: its answer */
+	IPC_QMP_EVENT,         /* core -> qmpd: an event for every negotiated client */
+	IPC_HOTPLUG_REQUEST,   /* core -> supervisor: open / spawn / drop a host resource */
+	IPC_HOTPLUG_REPLY,     /* supervisor -> core: its answer; fd: a backend socket on success */
+	IPC_BACKEND_FAILED,    /* supervisor -> core: a worker cannot be restarted; pause the VM */
 	IPC_TYPE_MAX,
 };
 
@@ -54,7 +62,8 @@ void ipc_msg_close_fds(struct ipc_msg *msg);
 #define CORE_F_SERIAL_STDIO  (1u << 2)
 #define CORE_F_INITRD        (1u << 3)   /* an initrd fd follows the kernel fd */
 #define CORE_F_MEM_FD        (1u << 4)   /* a hugetlbfs fd follows */
-#define CORE_F_ALL           0x1fu
+#define CORE_F_NO_SECCOMP    (1u << 5)   /* -disable-seccomp: sandbox without the filter */
+#define CORE_F_ALL           0x3fu
 
 /* virtio-mmio slots the core creates, and what may be attached to each */
 #define IPC_MAX_SLOTS        16
@@ -109,5 +118,20 @@ int ipc_backend_attach_send(int sock, const struct backend_attach *a, int fd);
 /* Exact size, exactly one fd, slot/kind in range, a non-empty NUL-terminated name; on success
  * takes the fd out of msg into *fd. Returns 0 or -EPROTO. */
 int ipc_backend_attach_decode(struct ipc_msg *msg, struct backend_attach *a, int *fd);
+
+/* ---- IPC_QMPD_ATTACH: no payload, one fd (the core's end of a new core<->qmpd pair) ---- */
+int ipc_qmpd_attach_send(int sock, int fd);
+/* Empty payload and exactly one fd; on success takes the fd out of msg. 0 or -EPROTO. */
+int ipc_qmpd_attach_decode(struct ipc_msg *msg, int *fd);
+
+/* ---- IPC_BACKEND_FAILED: fail-stop without losing data (DESIGN.md §8) ---- */
+struct backend_failed {
+	uint32_t slot;             /* < IPC_MAX_SLOTS */
+	char name[IPC_BACKEND_NAME_MAX];   /* the drive, for the BACKEND_FAILED event */
+};
+
+int ipc_backend_failed_send(int sock, const struct backend_failed *b);
+/* Exact size, no fd, slot in range, a non-empty NUL-terminated name. 0 or -EPROTO. */
+int ipc_backend_failed_decode(const struct ipc_msg *msg, struct backend_failed *b);
 
 #endif

@@ -45,6 +45,7 @@ struct blk_opts {
 	uint32_t iops;              /* 0 = unlimited */
 	unsigned num_queues;
 	char name[BLK_NAME_MAX + 1];
+	bool no_seccomp;            /* --disable-seccomp: the sandbox without its filter */
 };
 
 /* Parse argv. Returns 0, or -EINVAL with a one-line reason in err (no trailing newline). */

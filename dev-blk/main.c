@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define WATCH_MAX (2 + 3 * VU_MAX_QUEUES + 8)
@@ -288,6 +289,15 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = m->opts.socket_path ? listen_on(m, m->opts.socket_path)
 					: adopt_socket(m, m->opts.fd);
+	/* ---- sandbox (issue 5): the image, the socket and the io_uring are held; nothing more
+	 * is opened. libevent's epoll fd and signal pipe are close-on-exec fds we made. ---- */
+	if (r == 0) {
+		int keep[] = { m->dev.disk.fd, m->conn_fd, m->listen_fd, m->dev.ring.ring_fd,
+			       m->dev.efd };
+		struct sandbox_opts so = { .no_seccomp = m->opts.no_seccomp, .keep_cloexec = true };
+
+		r = sandbox_enter(SANDBOX_DEV_BLK, keep, sizeof(keep) / sizeof(keep[0]), &so);
+	}
 	if (r == 0) {
 		log_info("serving %llu sectors%s%s, %u queue(s)",
 			 (unsigned long long)m->dev.disk.capacity,

@@ -16,7 +16,7 @@ const char blk_capabilities[] = "{\"type\": \"block\", \"features\": [\"read-onl
 
 enum {
 	OPT_SOCKET = 1000, OPT_FD, OPT_CAPS, OPT_FILE, OPT_BLKFD, OPT_RO, OPT_DIRECT,
-	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_NAME,
+	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_NAME, OPT_NO_SECCOMP,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +31,7 @@ static const struct option longopts[] = {
 	{ "iops", required_argument, NULL, OPT_IOPS },
 	{ "num-queues", required_argument, NULL, OPT_QUEUES },
 	{ "name", required_argument, NULL, OPT_NAME },
+	{ "disable-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -113,6 +114,9 @@ static int one(struct blk_opts *o, int c, const char *arg, char *err, size_t err
 			return fail(err, errlen, "--name: want 1..%u characters without spaces or '/'",
 				    BLK_NAME_MAX);
 		snprintf(o->name, sizeof(o->name), "%s", arg);
+		return 0;
+	case OPT_NO_SECCOMP:
+		o->no_seccomp = true;
 		return 0;
 	}
 	return fail(err, errlen, "internal: option %d", c);

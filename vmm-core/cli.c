@@ -391,6 +391,62 @@ static int opt_no_seccomp(struct cli_state *st, const struct cli_opt *o UNUSED,
 	return 0;
 }
 
+/* ---- the QMP socket ---- */
+
+/* "unix:PATH" -> PATH into cfg->qmp_path; one QMP socket per VM, as in StratoVirt. */
+static int set_qmp_path(struct cli_state *st, const char *opt, const char *path, size_t len)
+{
+	if (st->cfg->qmp_path[0])
+		return cli_fail(st, "%s: only one QMP socket (-qmp or -api-channel)", opt);
+	if (len == 0)
+		return cli_fail(st, "%s: the socket path must not be empty", opt);
+	if (len >= sizeof(st->cfg->qmp_path))
+		return cli_fail(st, "%s: socket path too long (%zu characters, max %zu)", opt, len,
+			    sizeof(st->cfg->qmp_path) - 1);
+	memcpy(st->cfg->qmp_path, path, len);
+	st->cfg->qmp_path[len] = '\0';
+	return 0;
+}
+
+static int opt_api_channel(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	if (strncmp(arg, "unix:", 5))
+		return cli_fail(st, "%s: '%s' is not supported (only unix:PATH)", o->name, arg);
+	return set_qmp_path(st, o->name, arg + 5, strlen(arg + 5));
+}
+
+static bool is_word(const char *p, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncmp(p, w, n);
+}
+
+/* -qmp unix:PATH,server,nowait: we only listen, and never wait for a client before booting
+ * (QEMU's default "wait" would hold the VM until someone connects). */
+static int opt_qmp(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	const char *path, *end;
+	bool server = false, nowait = false;
+	size_t n;
+
+	if (strncmp(arg, "unix:", 5))
+		return cli_fail(st, "%s: '%s' is not supported (only unix:PATH,server,nowait)",
+			    o->name, arg);
+	path = arg + 5;
+	end = path + strcspn(path, ",");
+	for (const char *p = *end ? end + 1 : end; *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (is_word(p, n, "server") || is_word(p, n, "server=on"))
+			server = true;
+		else if (is_word(p, n, "nowait") || is_word(p, n, "wait=off"))
+			nowait = true;
+		else
+			return cli_fail(st, "%s: unknown property '%.*s'", o->name, (int)n, p);
+	}
+	if (!server || !nowait)
+		return cli_fail(st, "%s: only 'unix:PATH,server,nowait' is supported", o->name);
+	return set_qmp_path(st, o->name, path, (size_t)(end - path));
+}
+
 /* ---- help, version ---- */
 
 /* Positive return: stop parsing and exit 0. */
@@ -423,6 +479,10 @@ static const struct cli_opt cli_opts[] = {
 	{ "-pidfile", ARG_REQUIRED, "PATH", "write pid to PATH (with -daemonize; must not exist)",
 	  opt_pidfile },
 	{ "-disable-seccomp", ARG_NONE, NULL, "do not install seccomp filters", opt_no_seccomp },
+	{ "-qmp", ARG_REQUIRED, "unix:PATH,server,nowait", "QMP control socket (created mode 0600)",
+	  opt_qmp },
+	{ "-api-channel", ARG_REQUIRED, "unix:PATH", "QMP control socket (StratoVirt spelling)",
+	  opt_api_channel },
 	{ "-drive", ARG_REQUIRED, "id=ID,file=PATH[,readonly=on|off][,direct=on|off][,serial=S]"
 	  "[,iops=N][,iothread=T]", "a raw disk image served by its own bulkhead-blk (max 6)",
 	  cli_opt_drive },
@@ -561,5 +621,7 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	fprintf(out, "daemonize=%s\n", cli_onoff(cfg->daemonize));
 	fprintf(out, "pidfile=%s\n", cfg->pidfile);
 	fprintf(out, "disable-seccomp=%s\n", cli_onoff(cfg->disable_seccomp));
+	if (cfg->qmp_path[0])   /* only when set, so older golden outputs stay as they were */
+		fprintf(out, "qmp=unix:%s\n", cfg->qmp_path);
 	cli_print_devices(out, cfg);
 }

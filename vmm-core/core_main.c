@@ -16,23 +16,23 @@
 
 #include "acpi.h"
 #include "boot.h"
+#include "control.h"
 #include "ipc.h"
 #include "layout.h"
 #include "log.h"
 #include "mptable.h"
+#include "sandbox.h"
 #include "vm.h"
 
-/* What the supervisor may send, per phase: the configuration once, then backends. */
+/* What the supervisor may send at boot: the configuration, once. After it, control.c's
+ * table applies (backends, qmpd, hotplug answers). */
 static const struct ipc_peer supervisor_boot = {
 	.name = "supervisor",
 	.allowed = 1u << IPC_CORE_CONFIG,
 };
-static const struct ipc_peer supervisor_run = {
-	.name = "supervisor",
-	.allowed = 1u << IPC_BACKEND_ATTACH,
-};
 
 #define VIRTIO_ID_BLOCK 2
+#define IRQ_KBD 1           /* ISA IRQ 1: the i8042's keyboard interrupt */
 /* how long the boot waits for the first backend of each slot before the vCPUs start */
 #define BOOT_ATTACH_TIMEOUT_MS 10000
 
@@ -52,6 +52,7 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 
 	serial_init(&vm->serial, (c->flags & CORE_F_SERIAL_STDIO) ? 1 : -1, irq, IRQ_COM1);
 	i8042_init(&vm->i8042, ctl);
+	i8042_set_irq(&vm->i8042, irq, IRQ_KBD);
 	rtc_init(&vm->rtc, c->mem_size);
 	acpi_pm_init(&vm->pm, ctl);
 	if ((r = bus_register(&vm->pio, PORT_COM1, 8, "serial", &serial_ops, &vm->serial)) ||
@@ -63,22 +64,25 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 	return 0;
 }
 
-/* Slots 0..nslots-1 at fixed addresses, described to the guest by the tables built next. */
+/* The six disk slots at fixed addresses, described to the guest by the tables built next:
+ * the command line's disks fill the first ones, the rest wait for hotplug with no medium. */
 static int create_slots(struct vm *vm, const struct core_config *c)
 {
 	int r;
 
-	vm->desc.nmmio = c->nslots;
-	for (unsigned i = 0; i < c->nslots; i++) {
+	vm->desc.nmmio = CTL_DISK_SLOTS;
+	for (unsigned i = 0; i < CTL_DISK_SLOTS; i++) {
 		vm->desc.mmio[i] = (struct mmio_slot_desc){
 			.base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE,
 			.size = LAYOUT_VIRTIO_MMIO_SIZE,
 			.irq = LAYOUT_VIRTIO_FIRST_IRQ + i,
 		};
 		r = vu_slot_init(&vm->slots[i], vm, i, VIRTIO_ID_BLOCK,
-				 c->slot_kind[i] == IPC_DEV_VHOST_USER_BLK);
+				 i < c->nslots && c->slot_kind[i] == IPC_DEV_VHOST_USER_BLK);
 		if (r)
 			return r;
+		if (i >= c->nslots)
+			vu_slot_set_empty(&vm->slots[i]);
 	}
 	return 0;
 }
@@ -204,61 +208,88 @@ static void pump_stdin(struct vm *vm, bool *stdin_open)
 		*stdin_open = false;
 }
 
-/*
- * One IPC_BACKEND_ATTACH: re-checked against the slots we have (the supervisor is trusted
- * to be right, not assumed to be). Returns 0, or -EPROTO when the supervisor broke the
- * protocol; a backend that fails its handshake is not an error here.
- */
-static int on_attach(struct vm *vm, struct ipc_msg *msg)
-{
-	struct backend_attach a;
-	struct vu_slot *s;
-	int fd;
+/* ---- what control.c does to the VM ---- */
 
-	if (ipc_backend_attach_decode(msg, &a, &fd) < 0)
-		return -EPROTO;
-	s = a.slot < vm->desc.nmmio ? &vm->slots[a.slot] : NULL;
-	if (!s || s->external != (a.kind == IPC_DEV_VHOST_USER_BLK)) {
+static void op_pause(void *o)
+{
+	vcpu_pause_all(o);
+}
+
+static void op_resume(void *o)
+{
+	vcpu_resume_all(o);
+}
+
+static void op_end(void *o, enum vm_exit_reason why, const char *detail)
+{
+	vm_request_exit(o, why, detail);
+}
+
+static void op_powerdown(void *o)
+{
+	struct vm *vm = o;
+
+	/* no ACPI power button without a GED device: Ctrl-Alt-Del on the i8042, as Firecracker's
+	 * SendCtrlAltDel; Linux turns it into SIGINT for init, which shuts down */
+	i8042_send_ctrl_alt_del(&vm->i8042);
+}
+
+static unsigned op_cpus(void *o, struct qmp_cpu_info *out, unsigned max)
+{
+	return vcpu_info(o, out, max);
+}
+
+static int op_attach(void *o, unsigned slot, int fd, const char *name, bool hotplug)
+{
+	struct vm *vm = o;
+
+	if (slot >= vm->desc.nmmio) {
 		close(fd);
-		return -EPROTO;
+		return -EINVAL;
 	}
-	vu_slot_attach(s, fd, a.name);
-	return 0;
+	return hotplug ? vu_slot_plug(&vm->slots[slot], fd, name) :
+			 vu_slot_attach(&vm->slots[slot], fd, name);
 }
 
-static int recv_supervisor(struct vm *vm, int ipc)
+static void op_unplug(void *o, unsigned slot)
 {
-	struct ipc_msg *msg = calloc(1, sizeof(*msg));
-	int r;
+	struct vm *vm = o;
 
-	if (!msg)
-		return -ENOMEM;
-	r = ipc_recv(ipc, &supervisor_run, msg);
-	r = r == 1 ? on_attach(vm, msg) : r == 0 ? -EPIPE : r;
-	ipc_msg_close_fds(msg);
-	free(msg);
-	return r;
+	if (slot < vm->desc.nmmio)
+		vu_slot_unplug(&vm->slots[slot]);
 }
 
-/* The first backend of every slot, before any vCPU can look at DeviceID and features. */
-static void boot_attach(struct vm *vm, int ipc)
+static const struct control_ops vm_control_ops = {
+	.pause = op_pause,
+	.resume = op_resume,
+	.end = op_end,
+	.powerdown = op_powerdown,
+	.cpus = op_cpus,
+	.attach = op_attach,
+	.unplug = op_unplug,
+};
+
+/* The first backend of every boot disk, before any vCPU can look at DeviceID and features. */
+static void boot_attach(struct vm *vm, struct control *ctl, int ipc)
 {
-	for (unsigned i = 0; i < vm->desc.nmmio; i++) {
+	unsigned want = control_boot_waiting(ctl);
+
+	while (control_boot_waiting(ctl) > 0) {
 		struct pollfd p = { .fd = ipc, .events = POLLIN };
 
 		if (poll(&p, 1, BOOT_ATTACH_TIMEOUT_MS) <= 0) {
-			log_warnx("no backend for %u of %u slots after %d ms; starting without",
-				  vm->desc.nmmio - i, vm->desc.nmmio, BOOT_ATTACH_TIMEOUT_MS);
+			log_warnx("no backend for %u of %u disks after %d ms; starting without",
+				  control_boot_waiting(ctl), want, BOOT_ATTACH_TIMEOUT_MS);
 			return;
 		}
-		if (recv_supervisor(vm, ipc) < 0) {
+		if (control_on_supervisor(ctl) < 0) {
 			vm_request_exit(vm, VM_EXIT_ERROR, "bad message from the supervisor");
 			return;
 		}
 	}
 }
 
-#define POLL_FIXED 3
+#define POLL_FIXED 4
 
 /* gen[i]: which backend of slot i was watched, so a HUP of a backend that was replaced in
  * the same round (the supervisor's new one came first) does not detach its successor. */
@@ -278,7 +309,7 @@ static void check_slots(struct vm *vm, const struct pollfd *p, const unsigned *g
 				       "the connection closed");
 }
 
-static void run_loop(struct vm *vm, int ipc, bool serial_in)
+static void run_loop(struct vm *vm, struct control *ctl, int ipc, bool serial_in)
 {
 	bool stdin_open = serial_in;
 
@@ -289,6 +320,7 @@ static void run_loop(struct vm *vm, int ipc, bool serial_in)
 			{ .fd = vm->exit_efd, .events = POLLIN },
 			{ .fd = ipc, .events = POLLIN },
 			{ .fd = want_in ? 0 : -1, .events = POLLIN },
+			{ .fd = control_qmpd_fd(ctl), .events = POLLIN },
 		};
 		int n;
 
@@ -299,13 +331,16 @@ static void run_loop(struct vm *vm, int ipc, bool serial_in)
 			fatal("poll");
 		if (n <= 0)
 			continue;
-		if (p[1].revents && recv_supervisor(vm, ipc) < 0) {
+		if (p[1].revents && control_on_supervisor(ctl) < 0) {
 			/* the supervisor went away or sent something it may not: stop the VM */
 			vm_request_exit(vm, VM_EXIT_ERROR, "lost the supervisor connection");
 			break;
 		}
 		if (p[2].revents)
 			pump_stdin(vm, &stdin_open);
+		/* the fd may have been replaced by a QMPD_ATTACH just now: only read the one polled */
+		if (p[3].revents && p[3].fd == control_qmpd_fd(ctl))
+			control_on_qmpd(ctl);
 		check_slots(vm, p + POLL_FIXED, gen);
 	}
 }
@@ -356,9 +391,20 @@ static int parse_ipc_fd(int argc, char **argv)
 	return (int)fd;
 }
 
+static void init_sync(struct vm *vm)
+{
+	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_cond_init(&vm->run_cond, NULL);
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .exit_efd = -1 };
+	static struct control ctl;
 	struct core_config c;
 	struct core_config_fds f = { -1, -1, -1 };
 	char err[512] = "";
@@ -375,12 +421,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = recv_config(ipc, &c, &f);
+	if (!r && c.nslots > CTL_DISK_SLOTS)
+		r = -EINVAL;     /* only the six disk slots exist */
 	if (r)
 		fatalx("bad configuration from the supervisor: %s", strerror(-r));
-	pthread_mutex_init(&vm.exit_lock, NULL);
-	vm.exit_efd = eventfd(0, EFD_CLOEXEC);
-	bus_init(&vm.pio, "pio");
-	bus_init(&vm.mmio, "mmio");
+	init_sync(&vm);
+	control_init(&ctl, &vm_control_ops, &vm, ipc, c.nslots, c.slot_kind);
 	r = build_vm(&vm, &c, &f, err, sizeof(err));
 	closep(&f.kernel);
 	closep(&f.initrd);
@@ -388,8 +434,19 @@ int main(int argc, char **argv)
 		vm_request_exit(&vm, VM_EXIT_ERROR, err[0] ? err : strerror(-r));
 		return report_exit(&vm, ipc);
 	}
-	boot_attach(&vm, ipc);
+	boot_attach(&vm, &ctl, ipc);
 	log_debug("boot: VM built in %.3f ms", (mono_ns() - vm.t_start_ns) / 1e6);
+	/* ---- sandbox (issue 5): the VM is built and nothing more will be opened; no vCPU has
+	 * run yet. What the core holds is listed or was opened by it (close-on-exec). ---- */
+	{
+		int keep[] = { ipc, vm.kvm_fd, vm.vm_fd };
+		struct sandbox_opts so = { .no_seccomp = c.flags & CORE_F_NO_SECCOMP,
+					   .dump_core = c.flags & CORE_F_DUMP_CORE,
+					   .keep_cloexec = true };
+
+		if (sandbox_enter(SANDBOX_CORE_CONTROL, keep, 3, &so) < 0)
+			vm_request_exit(&vm, VM_EXIT_ERROR, "entering the core's sandbox failed");
+	}
 	for (unsigned i = 0; atomic_load(&vm.exit_reason) == VM_EXIT_NONE && i < vm.ncpus; i++) {
 		r = vcpu_start(&vm.vcpus[i]);
 		if (r) {
@@ -398,13 +455,16 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	run_loop(&vm, ipc, c.flags & CORE_F_SERIAL_STDIO);
+	run_loop(&vm, &ctl, ipc, c.flags & CORE_F_SERIAL_STDIO);
 	vcpu_kick_all(&vm);
 	vcpu_join_all(&vm);
+	/* QMP clients hear SHUTDOWN/RESET before the supervisor learns the VM is over */
+	control_vm_ending(&ctl, atomic_load(&vm.exit_reason));
 	/* report first: the supervisor then knows the workers' EOF is no crash to restart */
 	rc = report_exit(&vm, ipc);
 	for (unsigned i = 0; i < vm.desc.nmmio; i++)
 		vu_slot_exit(&vm.slots[i]);
+	control_exit(&ctl);
 	vm_destroy(&vm);
 	return rc;
 }

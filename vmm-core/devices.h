@@ -41,11 +41,19 @@ struct i8042 {
 	uint8_t queue[I8042_QUEUE];   /* output buffer bytes waiting for the guest */
 	bool queue_aux[I8042_QUEUE];  /* byte came from the aux (mouse) side */
 	unsigned q_head, q_count;
+	struct irq_sink irq;          /* IRQ 1 for host key presses; set_level NULL: none */
+	unsigned gsi;
 };
 /* Both with the same struct i8042 as opaque: 0x60 (len 1) and 0x64 (len 1). */
 extern const struct bus_dev_ops i8042_data_ops;
 extern const struct bus_dev_ops i8042_cmd_ops;
 void i8042_init(struct i8042 *k, struct vm_ctl ctl);
+/* Host key presses (QMP system_powerdown): Ctrl-Alt-Del, press and release, as Firecracker's
+ * SendCtrlAltDel does. Queued as the controller delivers them (set 1 when the command byte
+ * asks for translation, set 2 otherwise), with an IRQ 1 edge per byte while the keyboard
+ * interrupt is enabled. */
+void i8042_set_irq(struct i8042 *k, struct irq_sink irq, unsigned gsi);
+void i8042_send_ctrl_alt_del(struct i8042 *k);
 
 /* ---- CMOS/RTC (MC146818) at 0x70/0x71: date and time from the host clock, in BCD ---- */
 struct rtc {

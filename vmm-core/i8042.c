@@ -18,9 +18,11 @@
 #define STS_UNLOCK  0x10	/* keyboard not inhibited */
 #define STS_AUXOBF  0x20	/* output byte is from the aux port */
 
+#define CTR_KBDINT  0x01
 #define CTR_SYS     0x04
 #define CTR_KBDDIS  0x10
 #define CTR_AUXDIS  0x20
+#define CTR_XLATE   0x40
 
 #define OUTPORT_RESET 0x01	/* active low: clearing it resets the CPU */
 #define OUTPORT_A20   0x02
@@ -165,6 +167,16 @@ static bool data_byte(struct i8042 *k, uint8_t v)
 	}
 }
 
+/* With the lock held: one edge on IRQ 1 when a keyboard byte waits and the guest wants it. */
+static void kbd_irq(struct i8042 *k)
+{
+	if (!k->irq.set_level || !k->q_count || k->queue_aux[k->q_head] ||
+	    !(k->cmd_byte & CTR_KBDINT) || (k->cmd_byte & CTR_KBDDIS))
+		return;
+	k->irq.set_level(k->irq.opaque, k->gsi, 1);
+	k->irq.set_level(k->irq.opaque, k->gsi, 0);
+}
+
 static void request_reset(struct i8042 *k)
 {
 	if (k->ctl.request_exit)
@@ -185,6 +197,7 @@ static void data_read(void *opaque, uint64_t offset, void *data, unsigned len)
 		k->out = k->queue[k->q_head];
 		k->q_head = (k->q_head + 1) % I8042_QUEUE;
 		k->q_count--;
+		kbd_irq(k);	/* the guest's handler reads one byte per interrupt */
 	}
 	out[0] = k->out;	/* an empty buffer reads as the last byte, like the chip */
 	pthread_mutex_unlock(&k->lock);
@@ -255,4 +268,33 @@ void i8042_init(struct i8042 *k, struct vm_ctl ctl)
 	/* as a BIOS leaves it: translation, system flag, keyboard interrupt; aux disabled */
 	k->cmd_byte = 0x40 | CTR_AUXDIS | CTR_SYS | 0x01;
 	k->outport = OUTPORT_RESET | OUTPORT_A20;
+}
+
+void i8042_set_irq(struct i8042 *k, struct irq_sink irq, unsigned gsi)
+{
+	pthread_mutex_lock(&k->lock);
+	k->irq = irq;
+	k->gsi = gsi;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	/* make Ctrl, make Alt, make Del (extended), then the three breaks */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	/* set 2 breaks are longer: only Del's fits the 8-byte buffer after the makes */
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71 };
+	const uint8_t *b;
+	unsigned n;
+	bool was_empty;
+
+	pthread_mutex_lock(&k->lock);
+	b = (k->cmd_byte & CTR_XLATE) ? set1 : set2;
+	n = (k->cmd_byte & CTR_XLATE) ? sizeof(set1) : sizeof(set2);
+	was_empty = k->q_count == 0;
+	for (unsigned i = 0; i < n; i++)
+		enqueue(k, b[i], false);
+	if (was_empty)
+		kbd_irq(k);
+	pthread_mutex_unlock(&k->lock);
 }

@@ -1,7 +1,9 @@
-/* The supervisor process: opens what the configuration names, spawns the core and one
- * bulkhead-blk per disk, hands the core each disk's vhost-user socket, restarts a worker that
- * died, waits for the core, and maps the outcome to bulkhead's exit status. */
+/* The supervisor process: opens what the configuration names, spawns the core, one
+ * bulkhead-blk per disk and qmpd, hands the core each disk's vhost-user socket, restarts a
+ * worker that died (or has the core pause the VM when it cannot), waits for the core, and maps
+ * the outcome to bulkhead's exit status. QMP and hotplug: hotplug.c. */
 #include "supervisor.h"
+#include "supervisor_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,47 +28,14 @@
 #include "bulkhead-config.h"
 #include "ipc.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define CORE_IPC_FD 3
-#define BLK_SOCK_FD 3
-#define BLK_IMG_FD  4
-/* fail-stop: a worker that dies this often is not going to serve the disk */
-#define RESTART_BURST     5
-#define RESTART_WINDOW_NS (10ULL * 1000000000ULL)
-
-/* One bulkhead-blk: the image fd stays here so every restart serves the same open file. */
-struct blk_worker {
-	const struct vm_drive *d;
-	unsigned slot;
-	int img_fd;
-	pid_t pid;
-	uint64_t restart_ns[RESTART_BURST];   /* ring of the latest restart times */
-	unsigned nrestarts;
-};
 
 static const struct ipc_peer core_peer = {
 	.name = "core",
-	.allowed = 1u << IPC_VM_EXIT,
-};
-
-struct supervisor {
-	const struct vm_config *cfg;
-	struct core_config_fds fds;
-	int log_fd;                 /* -D file, or -1 */
-	int null_fd;
-	int ipc;                    /* our end of the core's socket */
-	int sigfd;
-	pid_t core_pid;
-	bool tty_raw;
-	struct termios tty;
-	bool have_exit;
-	struct vm_exit_info exit;
-	unsigned nblk;
-	struct blk_worker blk[VM_MAX_DISKS];
-	int ext_fd[VM_MAX_DISKS];   /* connected external backends, by slot; -1 otherwise */
-	bool ending;                /* the core is gone: restart nothing */
-	bool fail_stop;             /* we stopped the VM because a worker kept dying */
+	.allowed = (1u << IPC_VM_EXIT) | (1u << IPC_HOTPLUG_REQUEST),
 };
 
 static int open_disks(struct supervisor *s);
@@ -176,12 +145,13 @@ static void tty_restore(struct supervisor *s)
 	s->tty_raw = false;
 }
 
+
 /*
  * Where a helper program lives: next to bulkhead, at `subdir` beside our directory (the build
  * tree: vmm-core/bulkhead and dev-blk/bulkhead-blk), in $BULKHEAD_LIBEXECDIR, or in the
  * configured libexecdir.
  */
-static int helper_path(const char *prog, const char *subdir, char *buf, size_t len)
+int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len)
 {
 	char self[PATH_MAX];
 	const char *env = getenv("BULKHEAD_LIBEXECDIR");
@@ -210,40 +180,55 @@ static int helper_path(const char *prog, const char *subdir, char *buf, size_t l
 	return access(buf, X_OK) == 0 ? 0 : -1;
 }
 
-/* In the forked child: keep exactly stdin/stdout/stderr and the IPC socket, then exec. */
-static void exec_core(struct supervisor *s, const char *path, int child_sock, pid_t parent)
+/* Move fd to one at or above 10 so the dup2()s to 3, 4, ... cannot clobber each other. */
+static int high_fd(int fd)
 {
-	char arg[32];
+	return fcntl(fd, F_DUPFD, 10);
+}
+
+/* sandbox (issue 5): children's SIGSYS handlers write "PID SYSCALL" here (common/sandbox.h) */
+static int sandbox_report[2] = { -1, -1 };
+
+void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool keep_stdio)
+{
+	int high[4];
 	sigset_t none;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (getppid() != s->parent || nfds > 4)
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (!s->cfg->serial_stdio) {
+	if (!keep_stdio) {
 		dup2(s->null_fd, 0);
 		dup2(s->null_fd, 1);
 	}
 	if (s->log_fd >= 0)
 		dup2(s->log_fd, 2);
-	if (dup2(child_sock, CORE_IPC_FD) < 0)
-		_exit(127);
-	close_range(CORE_IPC_FD + 1, ~0U, 0);
+	for (unsigned i = 0; i < nfds; i++)
+		if ((high[i] = high_fd(fds[i])) < 0)
+			_exit(127);
+	for (unsigned i = 0; i < nfds; i++)
+		if (dup2(high[i], 3 + (int)i) < 0)
+			_exit(127);
+	/* sandbox (issue 5): the pipe a seccomp kill names its syscall on, right after them */
+	if (sandbox_report[1] >= 0 && dup2(sandbox_report[1], 3 + (int)nfds) == 3 + (int)nfds) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", 3 + nfds);
+		setenv(SANDBOX_REPORT_ENV, v, 1);
+		nfds++;
+	}
+	close_range(3 + nfds, ~0U, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	snprintf(arg, sizeof(arg), "--ipc-fd=%d", CORE_IPC_FD);
-	execl(path, "bulkhead-core", arg, (char *)NULL);
-	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
-	_exit(127);
 }
 
 static int spawn_core(struct supervisor *s)
 {
-	char path[PATH_MAX + 32];
-	pid_t parent = getpid();
+	char path[PATH_MAX + 32], arg[32];
 	int sv[2];
 
-	if (helper_path("bulkhead-core", NULL, path, sizeof(path)) < 0) {
+	if (sup_helper_path("bulkhead-core", NULL, path, sizeof(path)) < 0) {
 		log_warnx("cannot find bulkhead-core next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
 		return -1;
 	}
@@ -256,8 +241,13 @@ static int spawn_core(struct supervisor *s)
 		log_warn("fork");
 		return -1;
 	}
-	if (s->core_pid == 0)
-		exec_core(s, path, sv[1], parent);
+	if (s->core_pid == 0) {
+		sup_child_setup(s, &sv[1], 1, s->cfg->serial_stdio);
+		snprintf(arg, sizeof(arg), "--ipc-fd=%d", CORE_IPC_FD);
+		execl(path, "bulkhead-core", arg, (char *)NULL);
+		dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
 	close(sv[1]);
 	s->ipc = sv[0];
 	return 0;
@@ -265,7 +255,7 @@ static int spawn_core(struct supervisor *s)
 
 /* ---- disks: images, external backends, bulkhead-blk workers ---- */
 
-static uint64_t mono_ns(void)
+uint64_t sup_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -275,15 +265,15 @@ static uint64_t mono_ns(void)
 
 /* Opening the image is the privileged step the worker cannot do itself; the path came from
  * our own command line, and the worker gets only the fd, read-only when the disk is. */
-static int open_drive(struct blk_worker *w, const struct vm_drive *d, unsigned slot)
+static int open_drive(struct supervisor *s, const struct vm_drive *d, unsigned slot)
 {
 	int flags = (d->readonly ? O_RDONLY : O_RDWR) | (d->direct ? O_DIRECT : 0) | O_CLOEXEC;
+	struct blk_node *n = &s->node[slot];
 
-	w->d = d;
-	w->slot = slot;
-	w->pid = -1;
-	w->img_fd = open(d->file, flags);
-	return w->img_fd < 0 ? open_error("-drive", d->file) : 0;
+	*n = (struct blk_node){ .used = true, .d = *d, .slot = (int)slot };
+	s->blk[slot] = (struct blk_worker){ .node = n, .slot = slot, .pid = -1 };
+	n->fd = open(d->file, flags);
+	return n->fd < 0 ? open_error("-drive", d->file) : 0;
 }
 
 /* An external vhost-user backend (e.g. qemu-storage-daemon): we connect, the core speaks. */
@@ -311,6 +301,7 @@ static const struct vm_chardev *find_chardev(const struct vm_config *c, const ch
 	return NULL;
 }
 
+/* Disk i of the command line is slot i; its node (a -drive) is node[i]. */
 static int open_disks(struct supervisor *s)
 {
 	const struct vm_config *c = s->cfg;
@@ -320,7 +311,7 @@ static int open_disks(struct supervisor *s)
 		const struct vm_chardev *ch;
 
 		if (d->kind == VM_DISK_DRIVE) {
-			if (open_drive(&s->blk[s->nblk++], &c->drives[d->index], i) < 0)
+			if (open_drive(s, &c->drives[d->index], i) < 0)
 				return -1;
 			continue;
 		}
@@ -331,37 +322,15 @@ static int open_disks(struct supervisor *s)
 	return 0;
 }
 
-/* Move fd to one at or above 10 so the dup2()s to 3 and 4 cannot clobber each other. */
-static int high_fd(int fd)
-{
-	return fcntl(fd, F_DUPFD, 10);
-}
-
 /* In the forked child: the socket as fd 3, the image as fd 4, nothing else; then exec. */
-static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *w, int sock,
-		     pid_t parent)
+static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *w, int sock)
 {
-	const struct vm_drive *d = w->d;
+	const struct vm_drive *d = &w->node->d;
 	char a_ser[32 + VM_SERIAL_MAX], a_iops[32], a_name[32 + VM_ID_MAX];
-	char *argv[10];
-	int n = 0, hs, hi;
+	char *argv[11];
+	int n = 0, fds[2] = { sock, w->node->fd };
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	dup2(s->null_fd, 0);
-	dup2(s->null_fd, 1);
-	if (s->log_fd >= 0)
-		dup2(s->log_fd, 2);
-	hs = high_fd(sock);
-	hi = high_fd(w->img_fd);
-	if (hs < 0 || hi < 0 || dup2(hs, BLK_SOCK_FD) < 0 || dup2(hi, BLK_IMG_FD) < 0)
-		_exit(127);
-	close_range(BLK_IMG_FD + 1, ~0U, 0);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	sup_child_setup(s, fds, 2, false);
 	snprintf(a_ser, sizeof(a_ser), "--serial=%s", d->serial);
 	snprintf(a_iops, sizeof(a_iops), "--iops=%u", d->iops);
 	snprintf(a_name, sizeof(a_name), "--name=%s", d->id);
@@ -377,6 +346,8 @@ static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *
 	if (d->iops)
 		argv[n++] = a_iops;
 	argv[n++] = a_name;
+	if (s->cfg->disable_seccomp)
+		argv[n++] = (char *)"--disable-seccomp";
 	argv[n] = NULL;
 	execv(path, argv);
 	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
@@ -396,32 +367,41 @@ static int send_attach(struct supervisor *s, unsigned slot, uint32_t kind, const
 	return r;
 }
 
-/* Spawn the worker of one drive and give the core the other end of its socket. */
-static int spawn_blk(struct supervisor *s, struct blk_worker *w)
+int sup_spawn_blk(struct supervisor *s, struct blk_worker *w, int *fd)
 {
 	char path[PATH_MAX + 32];
-	pid_t parent = getpid();
-	int sv[2], r;
+	int sv[2];
 
-	if (helper_path("bulkhead-blk", "dev-blk", path, sizeof(path)) < 0) {
+	if (sup_helper_path("bulkhead-blk", "dev-blk", path, sizeof(path)) < 0) {
 		log_warnx("cannot find bulkhead-blk next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
-		return -1;
+		return -ENOENT;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_warn("socketpair");
-		return -1;
+		return -errno;
 	}
 	w->pid = fork();
 	if (w->pid == 0)
-		exec_blk(s, path, w, sv[1], parent);
+		exec_blk(s, path, w, sv[1]);
 	close(sv[1]);
 	if (w->pid < 0) {
 		log_warn("fork");
 		close(sv[0]);
-		return -1;
+		return -EAGAIN;
 	}
-	r = send_attach(s, w->slot, IPC_DEV_BLK, w->d->id, sv[0]);
-	close(sv[0]);
+	*fd = sv[0];
+	return 0;
+}
+
+/* Spawn the worker of a slot and give the core the other end of its socket. */
+static int start_blk(struct supervisor *s, struct blk_worker *w)
+{
+	int fd, r = sup_spawn_blk(s, w, &fd);
+
+	if (r < 0)
+		return r;
+	r = send_attach(s, w->slot, IPC_DEV_BLK, w->node->d.id, fd);
+	close(fd);
 	return r < 0 ? -EPIPE : 0;
 }
 
@@ -429,8 +409,8 @@ static int start_disks(struct supervisor *s)
 {
 	const struct vm_config *c = s->cfg;
 
-	for (unsigned i = 0; i < s->nblk; i++)
-		if (spawn_blk(s, &s->blk[i]) < 0)
+	for (unsigned i = 0; i < c->ndisks; i++)
+		if (s->blk[i].node && start_blk(s, &s->blk[i]) < 0)
 			return -1;
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		const struct vm_vhost_user_blk *v;
@@ -446,54 +426,60 @@ static int start_disks(struct supervisor *s)
 	return 0;
 }
 
-/* Too many restarts in the window means the disk cannot be served: stop rather than limp. */
-static bool restart_allowed(struct blk_worker *w)
+bool sup_restart_allowed(struct restarts *r)
 {
-	uint64_t now = mono_ns(), oldest = w->restart_ns[w->nrestarts % RESTART_BURST];
+	uint64_t now = sup_mono_ns(), oldest = r->ns[r->n % RESTART_BURST];
 
-	if (w->nrestarts >= RESTART_BURST && now - oldest < RESTART_WINDOW_NS)
+	if (r->n >= RESTART_BURST && now - oldest < RESTART_WINDOW_NS)
 		return false;
-	w->restart_ns[w->nrestarts++ % RESTART_BURST] = now;
+	r->ns[r->n++ % RESTART_BURST] = now;
 	return true;
 }
 
-static void describe_status(int status, char *buf, size_t len)
+/* "was killed by seccomp (syscall openat)", "was killed by signal ...", "exited with ..." */
+static void describe_status(pid_t pid, int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "was killed by signal %s", strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	sandbox_describe_exit(pid, status, sandbox_report[0], buf, len);
+}
+
+/* Fail-stop without data loss (DESIGN.md §8): the core pauses the VM and QMP says why. */
+static void backend_failed(struct supervisor *s, struct blk_worker *w)
+{
+	struct backend_failed b = { .slot = w->slot };
+
+	snprintf(b.name, sizeof(b.name), "%s", w->node->d.id);
+	if (ipc_backend_failed_send(s->ipc, &b) < 0)
+		log_warnx("telling the core about drive %s failed", w->node->d.id);
 }
 
 static void worker_died(struct supervisor *s, struct blk_worker *w, int status)
 {
+	const char *id = w->node->d.id;
 	char how[96];
-
 	int r;
+
+	pid_t pid = w->pid;
 
 	w->pid = -1;
 	/* the core ended the VM (and so closed the worker's socket): nothing to restart */
 	if (s->ending || s->have_exit)
 		return;
-	describe_status(status, how, sizeof(how));
-	if (!restart_allowed(w)) {
-		log_warnx("drive %s: bulkhead-blk %s, %d times within %llu s; stopping the VM "
-			  "(fail-stop: the disk can no longer be served)", w->d->id, how,
-			  RESTART_BURST, RESTART_WINDOW_NS / 1000000000ULL);
-		s->fail_stop = true;
-		kill(s->core_pid, SIGKILL);
+	describe_status(pid, status, how, sizeof(how));
+	if (!sup_restart_allowed(&w->rs)) {
+		log_warnx("drive %s: bulkhead-blk %s, %d times within %llu s; pausing the VM "
+			  "(fail-stop: the disk can no longer be served)", id, how, RESTART_BURST,
+			  RESTART_WINDOW_NS / 1000000000ULL);
+		backend_failed(s, w);
 		return;
 	}
-	log_warnx("drive %s: bulkhead-blk %s; restarting it", w->d->id, how);
-	r = spawn_blk(s, w);
+	log_warnx("drive %s: bulkhead-blk %s; restarting it", id, how);
+	r = start_blk(s, w);
 	if (r == -EPIPE) {
 		/* the core is gone too; reaping it says why. The new worker sees EOF and exits. */
 		s->ending = true;
 	} else if (r < 0) {
-		log_warnx("drive %s: restarting bulkhead-blk failed; stopping the VM (fail-stop)",
-			  w->d->id);
-		s->fail_stop = true;
-		kill(s->core_pid, SIGKILL);
+		log_warnx("drive %s: restarting bulkhead-blk failed; pausing the VM (fail-stop)", id);
+		backend_failed(s, w);
 	}
 }
 
@@ -501,7 +487,7 @@ static void worker_died(struct supervisor *s, struct blk_worker *w, int status)
 static void stop_workers(struct supervisor *s)
 {
 	s->ending = true;
-	for (unsigned i = 0; i < s->nblk; i++) {
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		struct blk_worker *w = &s->blk[i];
 
 		if (w->pid <= 0)
@@ -522,6 +508,7 @@ static int send_config(struct supervisor *s)
 	int r;
 
 	cc.flags = (c->acpi ? CORE_F_ACPI : 0) | (c->dump_guest_core ? CORE_F_DUMP_CORE : 0) |
+		   (c->disable_seccomp ? CORE_F_NO_SECCOMP : 0) |
 		   (c->serial_stdio ? CORE_F_SERIAL_STDIO : 0) |
 		   (s->fds.initrd >= 0 ? CORE_F_INITRD : 0) | (s->fds.mem >= 0 ? CORE_F_MEM_FD : 0);
 	snprintf(cc.name, sizeof(cc.name), "%s", c->name);
@@ -544,7 +531,9 @@ static void on_core_message(struct supervisor *s)
 	if (!msg)
 		return;
 	r = ipc_recv(s->ipc, &core_peer, msg);
-	if (r == 1 && ipc_vm_exit_decode(msg, &s->exit) == 0) {
+	if (r == 1 && msg->hdr.type == IPC_HOTPLUG_REQUEST) {
+		sup_hotplug(s, msg);
+	} else if (r == 1 && ipc_vm_exit_decode(msg, &s->exit) == 0) {
 		s->have_exit = true;
 	} else if (r != 0) {
 		/* a core that lies is a core we no longer trust to run the VM */
@@ -571,22 +560,29 @@ static int core_ended(struct supervisor *s, int status)
 	}
 	if (s->have_exit && s->exit.reason != IPC_EXIT_ERROR && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0) {
-		log_info("the guest %s", s->exit.reason == IPC_EXIT_RESET ? "reset" : "powered off");
+		if (s->exit.detail[0])
+			log_info("%s", s->exit.detail);
+		else
+			log_info("the guest %s", s->exit.reason == IPC_EXIT_RESET ? "reset" :
+				 "powered off");
 		return EXIT_VM_ENDED;
 	}
-	if (s->fail_stop)
-		;       /* worker_died() said why */
-	else if (s->have_exit && s->exit.detail[0])
+	if (s->have_exit && s->exit.detail[0])
 		log_warnx("%s", s->exit.detail);
-	else if (WIFSIGNALED(status))
-		log_warnx("the core was killed by signal %s", strsignal(WTERMSIG(status)));
+	else if (WIFSIGNALED(status)) {
+		char how[96];
+
+		describe_status(s->core_pid, status, how, sizeof(how));
+		log_warnx("the core %s", how);
+	}
 	else
 		log_warnx("the core exited with status %d", WEXITSTATUS(status));
 	return EXIT_VM_FAILED;
 }
 
 /* Reap every child that ended (signalfd merges SIGCHLDs). Returns the exit status once the
- * core is gone, or -1 to keep waiting. */
+ * core is gone, or -1 to keep waiting. A worker stopped by device_del is no longer in blk[]
+ * and is just reaped. */
 static int reap(struct supervisor *s)
 {
 	int status, rc = -1;
@@ -597,8 +593,12 @@ static int reap(struct supervisor *s)
 			rc = core_ended(s, status);
 			continue;
 		}
-		for (unsigned i = 0; i < s->nblk; i++)
-			if (s->blk[i].pid == pid)
+		if (pid == s->qmpd_pid) {
+			sup_qmpd_died(s, status);
+			continue;
+		}
+		for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+			if (s->blk[i].node && s->blk[i].pid == pid)
 				worker_died(s, &s->blk[i], status);
 	}
 	return rc;
@@ -612,6 +612,7 @@ static int on_signal(struct supervisor *s)
 		return -1;
 	if (si.ssi_signo != SIGCHLD) {
 		log_warnx("received signal %s; stopping the VM", strsignal((int)si.ssi_signo));
+		s->ending = true;
 		kill(s->core_pid, SIGKILL);
 		return -1;
 	}
@@ -625,14 +626,17 @@ static int wait_core(struct supervisor *s)
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->ipc, .events = POLLIN },
 		};
-		int rc;
+		int rc, n = poll(p, 2, sup_qmpd_timeout(s));
 
-		if (poll(p, 2, -1) < 0) {
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			kill(s->core_pid, SIGKILL);
 		}
+		sup_qmpd_tick(s);
+		if (n <= 0)
+			continue;
 		if (p[1].revents)
 			on_core_message(s);
 		if (p[0].revents && (rc = on_signal(s)) >= 0)
@@ -665,38 +669,55 @@ static void release(struct supervisor *s)
 
 static void release_disks(struct supervisor *s)
 {
-	for (unsigned i = 0; i < s->nblk; i++)
-		closep(&s->blk[i].img_fd);
+	for (unsigned i = 0; i < SUP_MAX_NODES; i++)
+		if (s->node[i].used)
+			closep(&s->node[i].fd);
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
 		closep(&s->ext_fd[i]);
 }
 
+/* Start the VM: core, disks, qmpd. Failing here kills the core; wait_core() says why. */
+static void start_vm(struct supervisor *s)
+{
+	if (send_config(s) < 0 || start_disks(s) < 0 ||
+	    (s->qmp_fd >= 0 && sup_qmpd_start(s) < 0))
+		kill(s->core_pid, SIGKILL);
+}
+
 int supervisor_run(const struct vm_config *cfg)
 {
-	struct supervisor s = { .cfg = cfg, .fds = { -1, -1, -1 }, .log_fd = -1, .null_fd = -1,
-				.ipc = -1, .sigfd = -1 };
+	/* static: the node table holds a vm_drive (with its path) per image */
+	static struct supervisor s;
 	int rc = EXIT_VM_FAILED;
 
-	for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+	s = (struct supervisor){ .cfg = cfg, .fds = { -1, -1, -1 }, .log_fd = -1, .null_fd = -1,
+				 .ipc = -1, .sigfd = -1, .qmp_fd = -1, .qmpd_pid = -1 };
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		s.ext_fd[i] = -1;
+		s.blk[i] = (struct blk_worker){ .slot = i, .pid = -1 };
+	}
 	signal(SIGPIPE, SIG_IGN);
-	if (open_resources(&s) < 0)
+	if (open_resources(&s) < 0 || (cfg->qmp_path[0] && sup_qmp_open(&s) < 0))
 		goto out;
 	if (cfg->daemonize && daemonize(&s) < 0)
 		goto out;
+	s.parent = getpid();
 	if (block_signals(&s) < 0) {
 		log_warn("signals");
 		goto out;
 	}
+	if (!cfg->disable_seccomp && sandbox_report_pipe(sandbox_report) < 0)
+		log_warn("sandbox report pipe (seccomp kills will not name the syscall)");
 	if (spawn_core(&s) < 0)
 		goto out;
 	tty_raw(&s);
-	if (send_config(&s) < 0 || start_disks(&s) < 0)
-		kill(s.core_pid, SIGKILL);
+	start_vm(&s);
 	release(&s);
 	rc = wait_core(&s);
 out:
 	stop_workers(&s);
+	sup_qmpd_stop(&s);
+	sup_qmp_close(&s);
 	tty_restore(&s);
 	release(&s);
 	release_disks(&s);

@@ -13,6 +13,7 @@
 #include "emulate.h"
 #include "layout.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -333,21 +334,29 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
-static void *vcpu_thread(void *arg)
+/* stop (QMP): wait here, outside KVM_RUN, until cont or the end of the VM. The flag is read
+ * without the lock first so the common path costs one load per exit. */
+static void park(struct vcpu *v)
 {
-	struct vcpu *v = arg;
-	sigset_t set;
+	struct vm *vm = v->vm;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIG_VCPU_KICK);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	if (v->id == 0 && getenv("BULKHEAD_DEBUG")) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		log_debug("boot: first KVM_RUN %.3f ms after core start",
-			  ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec - v->vm->t_start_ns) / 1e6);
-	}
+	if (!__atomic_load_n(&vm->pause, __ATOMIC_SEQ_CST))
+		return;
+	pthread_mutex_lock(&vm->run_lock);
+	v->parked = true;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (vm->pause && atomic_load(&vm->exit_reason) == VM_EXIT_NONE)
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	v->parked = false;
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+static void run_loop(struct vcpu *v)
+{
 	while (atomic_load(&v->vm->exit_reason) == VM_EXIT_NONE) {
+		park(v);
+		if (atomic_load(&v->vm->exit_reason) != VM_EXIT_NONE)
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -360,6 +369,32 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	atomic_store(&v->tid, (int)gettid());
+	sigemptyset(&set);
+	sigaddset(&set, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (v->id == 0 && getenv("BULKHEAD_DEBUG")) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		log_debug("boot: first KVM_RUN %.3f ms after core start",
+			  ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec - v->vm->t_start_ns) / 1e6);
+	}
+	/* sandbox (issue 5): this thread stacks the narrower core-vcpu filter on its own */
+	if (sandbox_thread_enter() == 0)
+		run_loop(v);
+	else
+		vm_request_exit(v->vm, VM_EXIT_ERROR, "a vCPU thread could not load its filter");
+	pthread_mutex_lock(&v->vm->run_lock);
+	v->done = true;
+	pthread_cond_broadcast(&v->vm->run_cond);
+	pthread_mutex_unlock(&v->vm->run_lock);
 	return NULL;
 }
 
@@ -442,18 +477,23 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+static void kick(struct vcpu *v)
+{
+	/* immediate_exit makes a KVM_RUN that has not yet entered the guest return at once;
+	 * the signal interrupts one that has */
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, SIG_VCPU_KICK);
+}
+
 void vcpu_kick_all(struct vm *vm)
 {
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!v->started)
-			continue;
-		/* immediate_exit makes a KVM_RUN that has not yet entered the guest return at once;
-		 * the signal interrupts one that has */
-		v->run->immediate_exit = 1;
-		pthread_kill(v->thread, SIG_VCPU_KICK);
-	}
+	/* parked vCPUs look at exit_reason when woken */
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			kick(&vm->vcpus[i]);
 }
 
 void vcpu_join_all(struct vm *vm)
@@ -461,4 +501,59 @@ void vcpu_join_all(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
+}
+
+static bool all_parked(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
+		if (v->started && !v->parked && !v->done)
+			return false;
+	}
+	return true;
+}
+
+void vcpu_pause_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	/* set before the kicks: a vCPU that sees immediate_exit then sees pause too */
+	__atomic_store_n(&vm->pause, true, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->run_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].started)
+			kick(&vm->vcpus[i]);
+	/* the caller reports STOP only once no vCPU runs guest code any more */
+	pthread_mutex_lock(&vm->run_lock);
+	while (!all_parked(vm))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+void vcpu_resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	__atomic_store_n(&vm->pause, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+bool vcpu_paused(struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause, __ATOMIC_SEQ_CST);
+}
+
+unsigned vcpu_info(struct vm *vm, struct qmp_cpu_info *out, unsigned max)
+{
+	unsigned n = vm->ncpus < max ? vm->ncpus : max;
+
+	pthread_mutex_lock(&vm->run_lock);
+	for (unsigned i = 0; i < n; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
+		out[i] = (struct qmp_cpu_info){ .index = i, .thread_id = atomic_load(&v->tid),
+						.halted = !v->started || v->parked || v->done };
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+	return n;
 }

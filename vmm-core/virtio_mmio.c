@@ -70,6 +70,21 @@ void vmmio_set_backend(struct vmmio *t, uint32_t device_id, uint64_t features, u
 	t->nqueues = nqueues;
 }
 
+void vmmio_set_config(struct vmmio *t, const uint8_t *buf, uint32_t len)
+{
+	if (len > VMMIO_CONFIG_MAX)
+		len = VMMIO_CONFIG_MAX;
+	if (len == t->config_len && !memcmp(buf, t->config, len))
+		return;
+	memset(t->config, 0, sizeof(t->config));
+	memcpy(t->config, buf, len);
+	t->config_len = len;
+	t->config_generation++;
+	/* a driver that has not looked yet reads the new copy anyway; only a live one is told */
+	if (t->status & VMMIO_S_DRIVER_OK)
+		raise_config_irq(t);
+}
+
 int vmmio_refresh_config(struct vmmio *t, uint32_t len)
 {
 	uint8_t buf[VMMIO_CONFIG_MAX] = { 0 };
@@ -80,14 +95,7 @@ int vmmio_refresh_config(struct vmmio *t, uint32_t len)
 	r = t->ops->get_config ? t->ops->get_config(t, buf, len) : -ENOTSUP;
 	if (r)
 		return r;
-	if (len == t->config_len && !memcmp(buf, t->config, len))
-		return 0;
-	memcpy(t->config, buf, len);
-	t->config_len = len;
-	t->config_generation++;
-	/* a driver that has not looked yet reads the new copy anyway; only a live one is told */
-	if (t->status & VMMIO_S_DRIVER_OK)
-		raise_config_irq(t);
+	vmmio_set_config(t, buf, len);
 	return 0;
 }
 

@@ -141,6 +141,9 @@ void vmmio_set_backend(struct vmmio *t, uint32_t device_id, uint64_t features, u
  * InterruptStatus.CONFIG and raise the interrupt. Returns 0 or the get_config error.
  */
 int vmmio_refresh_config(struct vmmio *t, uint32_t len);
+/* With the lock held: replace the cached config space (len capped) without asking ops, e.g.
+ * the "no medium" config of an empty hotplug slot; same generation/interrupt rule as above. */
+void vmmio_set_config(struct vmmio *t, const uint8_t *buf, uint32_t len);
 /* With the lock held: the backend broke; set DEVICE_NEEDS_RESET and tell the driver. */
 void vmmio_needs_reset(struct vmmio *t, const char *why);
 

@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 
 #include "bus.h"
+#include "ipc_qmp.h"
 #include "devices.h"
 #include "machine.h"
 #include "memory.h"
@@ -24,6 +25,9 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t exits;             /* exits to userspace, for debugging and tests */
+	_Atomic int tid;            /* gettid() of the thread, for query-cpus; 0 before it runs */
+	bool parked;                /* waiting in vcpu_park (run_lock) */
+	bool done;                  /* left its run loop (run_lock) */
 };
 
 struct vm {
@@ -47,6 +51,11 @@ struct vm {
 	char exit_detail[512];
 	pthread_mutex_t exit_lock;
 	int exit_efd;
+
+	/* stop/cont: vCPUs park on run_cond while pause is set (all under run_lock) */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	bool pause;
 	uint64_t t_start_ns;        /* CLOCK_MONOTONIC at core start, for boot timing */
 };
 
@@ -71,6 +80,12 @@ int vcpu_set_boot_state(struct vcpu *v, const struct kvm_regs *regs, const struc
 int vcpu_start(struct vcpu *v);
 void vcpu_kick_all(struct vm *vm);
 void vcpu_join_all(struct vm *vm);
+/* stop: returns once every vCPU thread is parked (or has left its loop); idempotent. */
+void vcpu_pause_all(struct vm *vm);
+void vcpu_resume_all(struct vm *vm);
+bool vcpu_paused(struct vm *vm);
+/* query-cpus: index, TID, halted (= not running guest code: parked or ended) */
+unsigned vcpu_info(struct vm *vm, struct qmp_cpu_info *out, unsigned max);
 
 /* cpuid.c: fix up a copy of the supported CPUID for vCPU apic_id of ncpus */
 void cpuid_fixup(struct kvm_cpuid2 *c, unsigned apic_id, unsigned ncpus);

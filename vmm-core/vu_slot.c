@@ -4,6 +4,7 @@
  * died. Everything here runs with the transport lock held. */
 #include "vu_slot.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
 #include "log.h"
@@ -23,6 +26,10 @@
 /* struct virtio_blk_config up to write_zeroes_may_unmap and its padding: what QEMU 7.2 and
  * qemu-storage-daemon serve (they refuse a longer GET_CONFIG) */
 #define BLK_CONFIG_LEN 60
+
+#define EMPTY_FEATURES VU_SLOT_EMPTY_FEATURES
+#define EMPTY_SEG_MAX  126      /* dev-blk's BLK_SEG_MAX */
+#define EMPTY_BLK_SIZE 512
 
 static struct vu_slot *to_slot(struct vmmio *t)
 {
@@ -333,6 +340,56 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name)
 	}
 	vmmio_unlock(&s->t);
 	return r;
+}
+
+/* The "no medium" config: capacity 0; the rest as the empty offer promises. */
+static void empty_config(uint8_t *buf)
+{
+	struct virtio_blk_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.seg_max = htole32(EMPTY_SEG_MAX);
+	c.blk_size = htole32(EMPTY_BLK_SIZE);
+	memcpy(buf, &c, BLK_CONFIG_LEN);
+}
+
+void vu_slot_set_empty(struct vu_slot *s)
+{
+	uint8_t cfg[BLK_CONFIG_LEN];
+
+	empty_config(cfg);
+	vmmio_lock(&s->t);
+	vmmio_set_backend(&s->t, VIRTIO_ID_BLOCK, EMPTY_FEATURES, 1);
+	vmmio_set_config(&s->t, cfg, BLK_CONFIG_LEN);
+	vmmio_unlock(&s->t);
+}
+
+int vu_slot_plug(struct vu_slot *s, int sock, const char *name)
+{
+	vmmio_lock(&s->t);
+	s->external = false;
+	vmmio_unlock(&s->t);
+	return vu_slot_attach(s, sock, name);
+}
+
+void vu_slot_unplug(struct vu_slot *s)
+{
+	uint8_t cfg[VMMIO_CONFIG_MAX];
+
+	vmmio_lock(&s->t);
+	if (s->sock >= 0)
+		log_info("%s: backend %s unplugged", s->name, s->backend_name);
+	drop_backend(s);
+	/* the in-flight area belongs to the old disk: a new one must not resubmit its requests */
+	closep(&s->inflight_fd);
+	s->external = false;
+	s->backend_name[0] = '\0';
+	/* "no medium": capacity 0, everything else as the driver already knows it; the change
+	 * bumps ConfigGeneration and raises the config interrupt so the guest sees it */
+	memcpy(cfg, s->t.config, sizeof(cfg));
+	memset(cfg, 0, 8);
+	vmmio_set_config(&s->t, cfg, s->t.config_len ? s->t.config_len : BLK_CONFIG_LEN);
+	vmmio_unlock(&s->t);
 }
 
 int vu_slot_fd(const struct vu_slot *s)

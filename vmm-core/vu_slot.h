@@ -16,6 +16,18 @@ struct vm;
 
 #define VU_SLOT_REPLY_TIMEOUT_MS 10000
 
+/*
+ * What an empty disk slot offers so that the guest's virtio-blk driver binds to it at boot
+ * (with no queue or no device it would not, and would never see a later hotplug): a disk with
+ * capacity 0. The features are the subset bulkhead-blk always offers (dev-blk/blk.c
+ * blk_features: VERSION_1, INDIRECT_DESC, EVENT_IDX, SEG_MAX, BLK_SIZE, FLUSH), because a
+ * driver keeps what it accepted here when the real disk arrives. Not RO, DISCARD,
+ * WRITE_ZEROES or MQ: those depend on the disk, so a read-only hot-plugged disk answers
+ * writes with an I/O error instead of showing RO to a driver bound before it came.
+ */
+#define VU_SLOT_EMPTY_FEATURES ((1ULL << 32) | (1ULL << 28) | (1ULL << 29) | (1ULL << 2) | \
+				(1ULL << 6) | (1ULL << 9))
+
 struct vu_slot {
 	struct vmmio t;             /* first: the transport, with the lock guarding all below */
 	struct vm *vm;
@@ -58,6 +70,14 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name);
 /* The backend went away (HUP on sock, or it failed a request): unregister everything and wait
  * for the next one. External backends leave the device needing a reset. */
 void vu_slot_detach(struct vu_slot *s, const char *why);
+
+/* Hotplug (DESIGN.md §4): an empty disk slot offers a virtio-blk disk with capacity 0 ("no
+ * medium") so the guest's driver binds at boot; plug attaches a new bulkhead-blk (as
+ * vu_slot_attach, never external); unplug drops the backend and its in-flight area and goes
+ * back to capacity 0. Plug and unplug change config space and so raise a config interrupt. */
+void vu_slot_set_empty(struct vu_slot *s);
+int vu_slot_plug(struct vu_slot *s, int sock, const char *name);
+void vu_slot_unplug(struct vu_slot *s);
 
 /* For the main loop: the socket to watch for HUP (-1 for none), and whether a request
  * failed since (then call vu_slot_detach). */

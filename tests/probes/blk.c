@@ -137,17 +137,14 @@ static bool find_slot(const uint8_t *bp, struct vio_slot *slot)
 	return true;
 }
 
-static bool blk_setup(const uint8_t *bp, uint64_t *sectors)
+static bool blk_setup(uint64_t base, uint64_t *sectors)
 {
 	uint64_t want = 1ULL << VIRTIO_BLK_F_RO | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
 			1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_SEG_MAX, expect;
-	struct vio_slot slot;
 
-	if (!find_slot(bp, &slot))
+	if (virtio_init(&dev, base, VIRTIO_ID_BLOCK, want, "blk-init"))
 		return false;
-	if (virtio_init(&dev, slot.base, VIRTIO_ID_BLOCK, want, "blk-init"))
-		return false;
-	check_ok("blk-init", "slot 0x%lx features 0x%lx of 0x%lx queue %u", slot.base,
+	check_ok("blk-init", "slot 0x%lx features 0x%lx of 0x%lx queue %u", base,
 		 dev.features, dev.dev_features, dev.qsize);
 	virtio_config_read(&dev, 0, sectors, 8);
 	if (probe_arg_u64("blk.sectors", &expect) && expect != *sectors) {
@@ -307,11 +304,11 @@ static void check_loop(uint64_t sectors)
 		 (rdtsc() - t0) / n);
 }
 
-void run_blk(const uint8_t *bp)
+void blk_check_device(uint64_t base)
 {
 	uint64_t sectors;
 
-	if (!blk_setup(bp, &sectors))
+	if (!blk_setup(base, &sectors))
 		return;
 	check_read0();
 	check_ro();
@@ -324,4 +321,12 @@ void run_blk(const uint8_t *bp)
 		check_fail("blk-status", "Status 0x%x after the requests", virtio_status(&dev));
 	else
 		check_ok("blk-status", "0x%x", virtio_status(&dev));
+}
+
+void run_blk(const uint8_t *bp)
+{
+	struct vio_slot slot;
+
+	if (find_slot(bp, &slot))
+		blk_check_device(slot.base);
 }

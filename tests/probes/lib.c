@@ -197,6 +197,31 @@ void probe_delay_cycles(uint64_t cycles)
 		cpu_relax();
 }
 
+/* RTC register 0 (seconds, BCD as the core's RTC reports it; the value only has to change
+ * once a second, so the encoding does not matter) */
+static uint8_t rtc_seconds(void)
+{
+	outb(PROBE_PORT_RTC, 0x00);
+	return inb(PROBE_PORT_RTC + 1);
+}
+
+void probe_clock_start(struct probe_clock *c)
+{
+	c->last = rtc_seconds();
+	c->secs = 0;
+}
+
+uint64_t probe_clock_poll(struct probe_clock *c)
+{
+	uint8_t now = rtc_seconds();
+
+	if (now != c->last) {
+		c->last = now;
+		c->secs++;
+	}
+	return c->secs;
+}
+
 /* ~1 s at any plausible TSC rate; long enough for the core to act on a PIO exit */
 #define END_GRACE_CYCLES 3000000000ULL
 

@@ -2,6 +2,8 @@
  *   probe=basic expect.cpus=4 expect.mem=256M expect.acpi=1 probe.token=XYZ [probe.end=reset]
  *   probe=fault fault.kind=ud|pf|gp
  *   probe=blk blk.expect=a5 blk.write=3c ... (see blk.c)
+ *   probe=wait [wait.secs=N]            stay alive for QMP tests (see wait.c)
+ *   probe=hotplug hp.slot=N [blk.*]     use a disk hot-plugged by QMP (see hotplug.c)
  * Output is line-based for the integration tests: PROBE START, PROBE OK/FAIL per check,
  * PROBE DONE <n> ok <m> failed, then the VM ends the way probe.end says. */
 #include "probe.h"
@@ -60,10 +62,14 @@ void probe_main(const uint8_t *bp)
 		run_fault();
 	else if (probe_arg_is("probe", "blk"))
 		run_blk(bp);
+	else if (probe_arg_is("probe", "wait"))
+		run_wait();
+	else if (probe_arg_is("probe", "hotplug"))
+		run_hotplug(bp);
 	else if (probe_arg_is("probe", "basic") || !probe_arg("probe", &(size_t){0}))
 		run_basic(bp);
 	else
-		check_fail("args", "unknown probe= (want basic, fault or blk)");
+		check_fail("args", "unknown probe= (want basic, fault, blk, wait or hotplug)");
 	pr("PROBE DONE %u ok %u failed\n", probe_nok(), probe_nfail());
 	end_vm();
 }

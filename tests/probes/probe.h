@@ -20,6 +20,8 @@
 
 #define PROBE_PORT_COM1     0x3f8
 #define PROBE_PORT_I8042    0x64
+#define PROBE_PORT_I8042_DATA 0x60
+#define PROBE_PORT_RTC      0x70
 #define PROBE_PORT_ACPI_PM  0x600
 #define PROBE_LAPIC         0xfee00000UL
 
@@ -100,5 +102,20 @@ uint64_t acpi_dsdt_addr(const uint8_t *bp);
 void check_smp(uint64_t cpus);
 /* blk.c: probe=blk */
 void run_blk(const uint8_t *bp);
+/* Every check of probe=blk on the virtio-blk device at base (virtio_init first) */
+void blk_check_device(uint64_t base);
+/* wait.c: probe=wait (a guest that stays alive for QMP tests); hotplug.c: probe=hotplug */
+void run_wait(void);
+void run_hotplug(const uint8_t *bp);
+
+/* Elapsed wall-clock seconds from the CMOS RTC (lib.c): the TSC rate is unknown here and a
+ * paused VM should not use up a wait budget. probe_clock_poll must run at least once a
+ * second; it returns the seconds elapsed since probe_clock_start. */
+struct probe_clock {
+	uint8_t last;
+	uint64_t secs;
+};
+void probe_clock_start(struct probe_clock *c);
+uint64_t probe_clock_poll(struct probe_clock *c);
 
 #endif

@@ -471,3 +471,119 @@ Test(vmmio, random_accesses)
 	}
 	cr_assert_eq(F->t.accesses, before + calls, "every access is counted");
 }
+
+/* ---- hotplug slots: an empty disk slot ("no medium"), attach and detach ---- */
+
+#include "vu_slot.h"
+
+/* dev-blk's blk_features() for a writable disk with one queue (dev-blk/blk.c) */
+#define BLK_WORKER_FEATURES ((1ULL << VMMIO_F_VERSION_1) | (1ULL << 28) | (1ULL << 29) | \
+			     (1ULL << 2) | (1ULL << 6) | (1ULL << 9) | (1ULL << 13) | (1ULL << 14))
+#define BLK_WORKER_FEATURES_RO ((1ULL << VMMIO_F_VERSION_1) | (1ULL << 28) | (1ULL << 29) | \
+				(1ULL << 2) | (1ULL << 6) | (1ULL << 9) | (1ULL << 5))
+
+static void empty_slot(void)
+{
+	uint8_t cfg[60] = { 0 };
+
+	cfg[12] = 126;      /* seg_max */
+	cfg[21] = 2;        /* blk_size 512 */
+	vmmio_lock(&F->t);
+	vmmio_set_backend(&F->t, 2, VU_SLOT_EMPTY_FEATURES, 1);
+	vmmio_set_config(&F->t, cfg, sizeof(cfg));
+	vmmio_unlock(&F->t);
+}
+
+static uint64_t capacity(void)
+{
+	uint8_t b[8];
+
+	vmmio_read(&F->t, VMMIO_CONFIG, b, 8);
+	return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
+}
+
+Test(vmmio, empty_slot_is_a_disk_without_medium_that_a_driver_binds)
+{
+	uint64_t offered;
+
+	empty_slot();
+	cr_assert_eq(rd(VMMIO_DEVICE_ID), 2, "a block device, so virtio_blk binds at boot");
+	cr_assert_eq(capacity(), 0, "no medium");
+	cr_assert_eq(F->irqs, 0, "no driver yet: no interrupt");
+	wr(VMMIO_DEVICE_FEATURES_SEL, 0);
+	offered = rd(VMMIO_DEVICE_FEATURES);
+	wr(VMMIO_DEVICE_FEATURES_SEL, 1);
+	offered |= (uint64_t)rd(VMMIO_DEVICE_FEATURES) << 32;
+	cr_assert_eq(offered, VU_SLOT_EMPTY_FEATURES);
+	/* the empty offer must be what every bulkhead-blk offers, or a disk plugged later would
+	 * lack features the driver accepted */
+	cr_assert_eq(offered & ~BLK_WORKER_FEATURES, 0);
+	cr_assert_eq(offered & ~BLK_WORKER_FEATURES_RO, 0);
+	/* a driver brings it up with its one queue; nothing serves it yet, and that is fine */
+	negotiate(offered);
+	queue(0, 128, 0x1000, 0x2000, 0x3000);
+	wr(VMMIO_QUEUE_SEL, 1);
+	cr_assert_eq(rd(VMMIO_QUEUE_NUM_MAX), 0, "one queue only");
+	wr(VMMIO_STATUS, ALL_OK);
+	cr_assert_eq(rd(VMMIO_STATUS), ALL_OK);
+	cr_assert_eq(F->starts, 1);
+}
+
+Test(vmmio, attach_and_detach_raise_config_change)
+{
+	uint8_t cfg[VMMIO_CONFIG_MAX];
+	uint32_t gen;
+
+	empty_slot();
+	negotiate(VU_SLOT_EMPTY_FEATURES);
+	queue(0, 128, 0x1000, 0x2000, 0x3000);
+	wr(VMMIO_STATUS, ALL_OK);
+	gen = rd(VMMIO_CONFIG_GENERATION);
+	/* attach: a worker with more features and a real capacity (what vu_slot_attach does) */
+	F->config[0] = 0x00;
+	F->config[1] = 0x08;    /* 2048 sectors */
+	F->config[12] = 126;
+	F->config[21] = 2;
+	vmmio_lock(&F->t);
+	vmmio_set_backend(&F->t, 2, BLK_WORKER_FEATURES, 1);
+	cr_assert_eq(vmmio_refresh_config(&F->t, 60), 0);
+	vmmio_unlock(&F->t);
+	cr_assert_eq(rd(VMMIO_STATUS) & VMMIO_S_NEEDS_RESET, 0, "the driver keeps going");
+	cr_assert_eq(capacity(), 2048);
+	cr_assert_eq(rd(VMMIO_CONFIG_GENERATION), gen + 1);
+	cr_assert_eq(F->irqs, 1);
+	cr_assert_eq(F->last_gsi, GSI);
+	cr_assert(rd(VMMIO_INTERRUPT_STATUS) & VMMIO_INT_CONFIG);
+	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_CONFIG);
+	/* detach: capacity 0 again (what vu_slot_unplug does), and the driver is told */
+	memcpy(cfg, F->t.config, sizeof(cfg));
+	memset(cfg, 0, 8);
+	vmmio_lock(&F->t);
+	vmmio_set_config(&F->t, cfg, F->t.config_len);
+	vmmio_unlock(&F->t);
+	cr_assert_eq(capacity(), 0);
+	cr_assert_eq(rd(VMMIO_CONFIG_GENERATION), gen + 2);
+	cr_assert_eq(F->irqs, 2);
+	cr_assert(rd(VMMIO_INTERRUPT_STATUS) & VMMIO_INT_CONFIG);
+	/* the same config again changes nothing */
+	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_CONFIG);
+	vmmio_lock(&F->t);
+	vmmio_set_config(&F->t, cfg, F->t.config_len);
+	vmmio_unlock(&F->t);
+	cr_assert_eq(rd(VMMIO_CONFIG_GENERATION), gen + 2);
+	cr_assert_eq(F->irqs, 2);
+	cr_assert_eq(rd(VMMIO_INTERRUPT_STATUS) & VMMIO_INT_CONFIG, 0);
+}
+
+Test(vmmio, config_change_before_driver_ok_bumps_generation_only)
+{
+	uint8_t cfg[60] = { 1 };
+
+	empty_slot();
+	vmmio_lock(&F->t);
+	vmmio_set_config(&F->t, cfg, sizeof(cfg));
+	vmmio_unlock(&F->t);
+	cr_assert_eq(rd(VMMIO_CONFIG_GENERATION), 2);
+	cr_assert_eq(F->irqs, 0);
+	cr_assert_eq(rd(VMMIO_INTERRUPT_STATUS), 0);
+}

@@ -1,0 +1,246 @@
+/* The sandbox profiles as data (common/profiles/): every rule commented and resolvable, none
+ * allowing what no bulkhead process may do after setup, the argument filters where they
+ * matter, core-vcpu narrower than core-control; the printed form; the supervisor's reading
+ * of a child's SIGSYS report. The runner itself is exercised by try-syscall (suite sandbox). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+/* Never allowed after setup, in any kind (DESIGN.md §1; issue 5). */
+static const char *const forbidden[] = {
+	"open", "openat", "openat2", "creat", "execve", "execveat", "fork", "vfork", "socket",
+	"socketpair", "ptrace", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+	"kill", "tkill", "fallocate", "io_uring_setup", "io_uring_register", "bpf",
+	"process_vm_readv", "process_vm_writev", "init_module", "finit_module", "kexec_load",
+	"reboot", "pkey_mprotect", "userfaultfd", "perf_event_open", "keyctl", "add_key",
+	"connect", "bind", "listen", "setuid", "setgid", "capset", "prctl", "link", "symlink",
+	"rename", "mkdir", "chmod", "truncate",
+};
+
+static void for_each_rule(void (*fn)(const struct sandbox_profile *, const struct sandbox_rule *))
+{
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
+		const struct sandbox_profile *p = sandbox_profile(k);
+
+		for (unsigned i = 0; i < p->nrules; i++)
+			fn(p, &p->rules[i]);
+	}
+	for (unsigned i = 0; i < sandbox_profile_base.nrules; i++)
+		fn(&sandbox_profile_base, &sandbox_profile_base.rules[i]);
+}
+
+static void well_formed(const struct sandbox_profile *p, const struct sandbox_rule *r)
+{
+	cr_expect(r->why && strlen(r->why) > 10, "%s: %s has no comment naming its call site",
+		  p->name, r->syscall);
+	cr_expect(seccomp_syscall_resolve_name(r->syscall) != __NR_SCMP_ERROR,
+		  "%s: unknown syscall %s", p->name, r->syscall);
+	cr_expect(r->nargs <= SANDBOX_MAX_ARGS);
+	for (unsigned i = 0; i < r->nargs; i++)
+		cr_expect(r->args[i].index < 6 && r->args[i].name, "%s: %s arg %u", p->name,
+			  r->syscall, i);
+}
+
+Test(sandbox, every_rule_commented_and_resolvable)
+{
+	for_each_rule(well_formed);
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++)
+		cr_expect_eq(sandbox_validate(k), 0, "libseccomp refuses %s", sandbox_profile(k)->name);
+}
+
+static void not_forbidden(const struct sandbox_profile *p, const struct sandbox_rule *r)
+{
+	if (r->err)
+		return;     /* a rule that fails the call allows nothing */
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+		cr_expect(strcmp(r->syscall, forbidden[i]), "%s allows %s", p->name, r->syscall);
+}
+
+Test(sandbox, no_rule_allows_the_forbidden_set)
+{
+	for_each_rule(not_forbidden);
+}
+
+static bool has_arg(const struct sandbox_rule *r, unsigned idx, int op, uint64_t mask,
+		    uint64_t value)
+{
+	for (unsigned i = 0; i < r->nargs; i++)
+		if (r->args[i].index == idx && r->args[i].op == op &&
+		    (op == SB_SELF_PID || (r->args[i].mask == mask && r->args[i].value == value)))
+			return true;
+	return false;
+}
+
+static void arguments_filtered(const struct sandbox_profile *p, const struct sandbox_rule *r)
+{
+	const char *s = r->syscall;
+
+	if (r->err)
+		return;
+	if (!strcmp(s, "mmap") || !strcmp(s, "mprotect"))
+		cr_expect(has_arg(r, 2, SB_MASKED_EQ, PROT_EXEC, 0), "%s: %s may be executable",
+			  p->name, s);
+	if (!strcmp(s, "clone"))
+		cr_expect(has_arg(r, 0, SB_MASKED_EQ, CLONE_THREAD, CLONE_THREAD),
+			  "%s: clone not limited to threads", p->name);
+	if (!strcmp(s, "ioctl"))
+		cr_expect(r->nargs == 1 && r->args[0].index == 1 && r->args[0].mask == 0xffffffffu,
+			  "%s: ioctl without a request number", p->name);
+	if (!strcmp(s, "tgkill"))
+		cr_expect(has_arg(r, 0, SB_SELF_PID, 0, 0), "%s: tgkill of other processes", p->name);
+	if (!strcmp(s, "madvise"))
+		cr_expect(has_arg(r, 2, SB_EQ, 0, MADV_DONTNEED), "%s: madvise unfiltered", p->name);
+	cr_expect(strcmp(s, "clone3"), "%s: clone3 allowed (its flags cannot be filtered)", p->name);
+}
+
+Test(sandbox, arguments_filtered_where_it_matters)
+{
+	for_each_rule(arguments_filtered);
+}
+
+static bool allows(const struct sandbox_profile *p, const char *sc)
+{
+	const struct sandbox_profile *sets[2] = { p, p->base ? &sandbox_profile_base : NULL };
+
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; sets[s] && i < sets[s]->nrules; i++)
+			if (!sets[s]->rules[i].err && !strcmp(sets[s]->rules[i].syscall, sc))
+				return true;
+	return false;
+}
+
+/* The SIGSYS handler writes its report and exit_group ends every process; ptrace is what the
+ * handler calls to be killed for certain, so it must be trapped everywhere. */
+Test(sandbox, every_kind_can_report_and_exit)
+{
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
+		const struct sandbox_profile *p = sandbox_profile(k);
+
+		cr_expect(allows(p, "write") && allows(p, "exit_group") && allows(p, "rt_sigreturn"),
+			  "%s", p->name);
+		cr_expect(!allows(p, "ptrace"), "%s", p->name);
+		cr_expect(p->fds && p->fds[0].glob, "%s lists no fds", p->name);
+		for (const struct sandbox_fd *f = p->fds; f->glob; f++)
+			cr_expect(f->why && *f->why, "%s: fd %s has no comment", p->name, f->glob);
+	}
+}
+
+/* Stacked filters intersect: a vCPU rule the control filter lacks would be dead, and the
+ * vCPU filter must take away what only the control thread does. */
+Test(sandbox, vcpu_narrower_than_control)
+{
+	const struct sandbox_profile *v = sandbox_profile(SANDBOX_CORE_VCPU);
+	const struct sandbox_profile *c = sandbox_profile(SANDBOX_CORE_CONTROL);
+
+	for (unsigned i = 0; i < v->nrules; i++)
+		cr_expect(allows(c, v->rules[i].syscall), "core-vcpu allows %s, core-control not",
+			  v->rules[i].syscall);
+	cr_expect(v->nrules < c->nrules);
+	cr_expect(!allows(v, "clone") && !allows(v, "tgkill") && !allows(v, "rt_sigaction") &&
+		  !allows(v, "read") && !allows(v, "seccomp"));
+	cr_expect(allows(c, "clone") && allows(c, "tgkill") && allows(c, "read"));
+}
+
+Test(sandbox, names)
+{
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++)
+		cr_expect_eq(sandbox_kind_from_name(sandbox_profile(k)->name), k);
+	cr_expect_eq(sandbox_kind_from_name("dev-blk"), SANDBOX_DEV_BLK);
+	cr_expect_eq(sandbox_kind_from_name("core"), -1);
+	cr_expect_null(sandbox_profile(SANDBOX_KIND_MAX));
+	cr_expect_eq(sandbox_enter(SANDBOX_CORE_VCPU, NULL, 0, &(struct sandbox_opts){ 0 }),
+		     -EINVAL, "core-vcpu is a thread filter, not a process sandbox");
+}
+
+static unsigned count_lines(const char *buf, const char *prefix)
+{
+	unsigned n = 0;
+
+	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		n += !strncmp(l, prefix, strlen(prefix));
+	return n;
+}
+
+Test(sandbox, printing)
+{
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
+		const struct sandbox_profile *p = sandbox_profile(k);
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		unsigned nfds = 0, want = p->nrules + (p->base ? sandbox_profile_base.nrules : 0);
+
+		sandbox_print_profile(f, k);
+		fclose(f);
+		for (const struct sandbox_fd *d = p->fds; d->glob; d++)
+			nfds++;
+		cr_expect_eq(count_lines(buf, "allow ") + count_lines(buf, "errno("), want,
+			     "%s: one line per rule", p->name);
+		cr_expect_eq(count_lines(buf, "fd "), nfds);
+		cr_expect_eq(count_lines(buf, "# sandbox profile "), 1);
+		for (unsigned i = 0; i < p->nrules; i++)
+			cr_expect(strstr(buf, p->rules[i].why), "%s: comment of %s not printed",
+				  p->name, p->rules[i].syscall);
+		free(buf);
+	}
+}
+
+Test(sandbox, printed_conditions)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	sandbox_print_profile(f, SANDBOX_CORE_CONTROL);
+	fclose(f);
+	cr_expect(strstr(buf, "ioctl            if arg1 == KVM_RUN (0xae80)"), "%s", buf);
+	cr_expect(strstr(buf, "mmap             if !(arg2 & PROT_EXEC)"));
+	cr_expect(strstr(buf, "clone            if arg0 & CLONE_THREAD"));
+	cr_expect(strstr(buf, "tgkill           if arg0 == getpid()"));
+	cr_expect(strstr(buf, "errno(ENOSYS)  clone3") || strstr(buf, "errno(ENOSYS) clone3"));
+	free(buf);
+}
+
+static int report(const char *text)
+{
+	int p[2];
+
+	cr_assert_eq(sandbox_report_pipe(p), 0);
+	cr_assert_gt(p[1], 99, "the write end sits high, out of the children's dup2 range");
+	cr_assert_eq(write(p[1], text, strlen(text)), (ssize_t)strlen(text));
+	close(p[1]);
+	return p[0];
+}
+
+Test(sandbox, describe_exit)
+{
+	char buf[128];
+	int fd = report("123 openat\n456 socket\n");
+
+	sandbox_describe_exit(456, W_EXITCODE(0, SIGSYS), fd, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "was killed by seccomp (syscall socket)");
+	close(fd);
+	fd = report("123 openat\n");
+	sandbox_describe_exit(789, W_EXITCODE(0, SIGSYS), fd, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "was killed by seccomp (syscall unknown)");
+	close(fd);
+	/* what a child writes there is not believed unless it looks like a syscall name */
+	fd = report("5 open%at;rm\n");
+	sandbox_describe_exit(5, W_EXITCODE(0, SIGSYS), fd, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "was killed by seccomp (syscall unknown)");
+	sandbox_describe_exit(5, W_EXITCODE(0, SIGKILL), fd, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "was killed by signal Killed");
+	sandbox_describe_exit(5, W_EXITCODE(3, 0), -1, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "exited with status 3");
+	close(fd);
+}

@@ -1,0 +1,97 @@
+/* The core's control path (DESIGN.md §2, §7): what the supervisor and qmpd may send in each
+ * phase, QMP requests turned into actions on the VM (stop/cont, quit, reset, power button,
+ * vCPU queries), the disk hotplug state of the six disk slots with the supervisor doing the
+ * host-side half, and the events the core reports. The VM itself sits behind an ops table so
+ * unit tests drive all of it with fakes and no KVM. */
+#ifndef BULKHEAD_CONTROL_H
+#define BULKHEAD_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "ipc.h"
+#include "ipc_qmp.h"
+
+#define CTL_DISK_SLOTS VM_MAX_DISKS   /* StratoVirt microvm: slots 0..5 exist from boot */
+#define CTL_MAX_NODES  16             /* blockdev-add'ed images the core keeps track of */
+
+/* What the control path does to the VM. Every call is made from the core's main thread. */
+struct control_ops {
+	void (*pause)(void *o);             /* returns once no vCPU runs guest code */
+	void (*resume)(void *o);
+	void (*end)(void *o, enum vm_exit_reason why, const char *detail);
+	void (*powerdown)(void *o);         /* press the power button (Ctrl-Alt-Del) */
+	unsigned (*cpus)(void *o, struct qmp_cpu_info *out, unsigned max);
+	/* give slot a vhost-user socket (ownership passes, also on error); 0 or -errno */
+	int (*attach)(void *o, unsigned slot, int fd, const char *name, bool hotplug);
+	void (*unplug)(void *o, unsigned slot);
+};
+
+enum ctl_slot_state {
+	CTL_SLOT_EMPTY = 0,   /* "no medium" */
+	CTL_SLOT_BOOT,        /* a disk from the command line */
+	CTL_SLOT_ADDING,      /* device_add waiting for the supervisor's worker */
+	CTL_SLOT_PLUGGED,     /* a hot-plugged disk */
+	CTL_SLOT_REMOVING,    /* device_del: detached, the supervisor is stopping the worker */
+};
+
+struct ctl_slot {
+	uint8_t state;                /* enum ctl_slot_state */
+	bool external;                /* a boot vhost-user-blk-device (not restarted) */
+	bool attached;                /* a backend came at least once (boot slots) */
+	char id[QMP_ID_MAX];          /* device_add id; empty for boot disks */
+	char node[QMP_ID_MAX];        /* its blockdev node-name */
+};
+
+struct ctl_node {
+	bool used;
+	char name[QMP_ID_MAX];
+	int slot;                     /* the device using it, or -1 */
+};
+
+struct control {
+	const struct control_ops *ops;
+	void *opaque;
+	int sup;                      /* the supervisor's socket (not owned) */
+	int qmpd;                     /* the current qmpd's socket, or -1 */
+	unsigned qmpd_gen;            /* bumped by every QMPD_ATTACH */
+	bool paused;
+	bool end_announced;           /* SHUTDOWN already sent */
+	struct ctl_slot slot[CTL_DISK_SLOTS];
+	struct ctl_node node[CTL_MAX_NODES];
+	/* the one request the supervisor is working on; qmpd is not read meanwhile */
+	struct {
+		bool active;
+		struct hotplug_request req;
+		uint32_t qmp_tag, qmp_cmd;
+		unsigned qmpd_gen;
+		bool failed;              /* undoing a device_add: answer `desc` when done */
+		char desc[QMP_DESC_MAX];
+	} pend;
+	uint32_t next_tag;
+};
+
+/* nboot disks from the command line occupy slots 0..nboot-1 with the kinds given. */
+void control_init(struct control *c, const struct control_ops *ops, void *opaque, int sup,
+		  unsigned nboot, const uint32_t *boot_kind);
+void control_exit(struct control *c);
+
+/* Boot slots still waiting for their first backend. */
+unsigned control_boot_waiting(const struct control *c);
+/* One message from the supervisor. 0, or -EPROTO / -EPIPE: the supervisor is gone or broke
+ * the protocol, and the VM must end. */
+int control_on_supervisor(struct control *c);
+/* The qmpd socket to poll, or -1 (none, or a hotplug request is pending). */
+int control_qmpd_fd(const struct control *c);
+/* One request from qmpd; a qmpd that breaks the protocol or goes away is dropped (the
+ * supervisor starts another). */
+void control_on_qmpd(struct control *c);
+/* The VM is ending for `why`: send what QMP clients must hear first (SHUTDOWN, RESET). */
+void control_vm_ending(struct control *c, enum vm_exit_reason why);
+
+/* QEMU's rule for ids and node names: a letter, then letters, digits, '-', '.', '_'. */
+bool control_id_ok(const char *s);
+
+#endif
