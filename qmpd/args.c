@@ -32,6 +32,9 @@ static int parse_string(yajl_val v, const struct qmp_arg *a, const char *name, c
 	if (len >= a->size)
 		return FAIL(desc, n, "Parameter '%s' is too long (at most %u bytes)", name,
 			     (unsigned)a->size - 1);
+	/* the core's decoder refuses empty required strings: never relay one */
+	if (a->required && len == 0)
+		return FAIL(desc, n, "Parameter '%s' must not be empty", name);
 	if (a->type == ARG_ID && !id_wellformed(v->u.string))
 		return FAIL(desc, n, "Parameter '%s' expects an identifier", name);
 	memcpy(dst, v->u.string, len + 1);

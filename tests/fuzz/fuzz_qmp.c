@@ -111,6 +111,9 @@ static const char *const seeds[] = {
 	"{\"execute\":\"qmp_capabilities\"}{\"execute\":\"netdev_add\",\"arguments\":{\"id\":"
 	"\"net-0\",\"ifname\":\"tap0\"}}{\"execute\":\"device_del\",\"arguments\":{\"id\":\"a\"}}",
 	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] {\"execute\":\"x\"}",
+	"{\"execute\":\"qmp_capabilities\"}{\"execute\":\"netdev_add\",\"arguments\":{\"id\":"
+	"\"n\",\"ifname\":\"\"}}{\"execute\":\"blockdev-add\",\"arguments\":{\"node-name\":"
+	"\"d\",\"file\":{\"driver\":\"file\",\"filename\":\"\"}}}",
 	"{\"execute\":\"qmp_capabilities\",\"id\":\"\\u00e9\\\"\"} 42 \"s\" } ] , {\"id\":1e3}",
 };
 

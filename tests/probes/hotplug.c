@@ -4,6 +4,8 @@
  *   hp.slot=N     the slot, in DSDT order = "addr":"0xN" of device_add (default 1)
  *   hp.cycles=C   attach/detach cycles (default 1, at most 4)
  *   hp.secs=S     wait at most S seconds of guest time (RTC) for each change (default 60)
+ *   hp.linger=L   then stay alive L more seconds (default 0), so the host can still talk
+ *                 QMP to the VM (blockdev-del after the last device_del) and end it itself
  *   and the blk.* words of probe=blk (blk.c) for the checks run on each attached disk.
  * The host and the probe coordinate only through behaviour: the probe prints
  *   PROBE OK hotplug-empty slot=N devid=2 sectors=0 gen=G
@@ -47,6 +49,18 @@ static bool wait_change(uint64_t base, bool want_disk, uint64_t secs, struct slo
 		probe_delay_cycles(POLL_CYCLES);
 	}
 	return false;
+}
+
+static void linger(void)
+{
+	uint64_t secs = 0;
+	struct probe_clock clk;
+
+	if (!probe_arg_u64("hp.linger", &secs) || !secs)
+		return;
+	probe_clock_start(&clk);
+	while (probe_clock_poll(&clk) < secs)
+		probe_delay_cycles(POLL_CYCLES);
 }
 
 static bool check_empty(uint64_t slot, uint64_t base, struct slot_view *v)
@@ -120,4 +134,6 @@ void run_hotplug(const uint8_t *bp)
 	for (uint64_t k = 1; k <= cycles; k++)
 		if (!cycle(k, s[slot].base, secs, &v))
 			return;
+	check_ok("hotplug-done", "cycles=%lu", cycles);
+	linger();
 }

@@ -535,6 +535,12 @@ Test(session, device_arguments)
 		{ "\"device_del\",\"arguments\":{\"id\":[]}", "Parameter 'id' expects a string" },
 		{ "\"device_del\",\"arguments\":{\"id\":\"d\"}", NULL },
 		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\"}", "Parameter 'ifname' is missing" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"ifname\":\"\"}",
+		  "Parameter 'ifname' must not be empty" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"\",\"ifname\":\"t\"}",
+		  "Parameter 'id' must not be empty" },
+		{ "\"device_add\",\"arguments\":{\"id\":\"d\",\"driver\":\"\"}",
+		  "Parameter 'driver' must not be empty" },
 		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"ifname\":\"tap0\"}", NULL },
 		{ "\"netdev_del\",\"arguments\":{\"id\":\"n\"}", NULL },
 	};

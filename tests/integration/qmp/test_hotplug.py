@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmplib import Deadline, check, check_event_shape, run_tests  # noqa: E402
+from qmplib import Deadline, TestFailure, check, check_event_shape, run_tests  # noqa: E402
 
 SECTOR = 512
 
@@ -57,7 +57,7 @@ def test_hotplug_guest(env):
     imgs = [env.path("hp1.img"), env.path("hp2.img")]
     want = [make_image(imgs[0], 0xa5), make_image(imgs[1], 0xa5)]
     vm = env.vm(append="probe=hotplug hp.slot=1 hp.cycles=2 hp.secs=90 blk.expect=a5 "
-                "blk.write=3c blk.sectors=2048").start()
+                "blk.write=3c blk.sectors=2048 hp.linger=120").start()
     c = vm.connect()
     watcher = vm.connect()
     vm.wait_serial(r"^PROBE OK hotplug-empty slot=1 ", timeout=60)
@@ -84,9 +84,16 @@ def test_hotplug_guest(env):
         want[k - 1][SECTOR:2 * SECTOR] = bytes([0x3c]) * SECTOR
         with open(img, "rb") as f:
             got = f.read()
-        check(got == bytes(want[k - 1]), "image %d differs from what the guest wrote (first "
-              "difference at byte %d)" % (k, next(i for i in range(len(got)) if got[i] != want[k - 1][i])))
-    vm.wait_serial(r"^PROBE DONE \d+ ok 0 failed", timeout=30)
+        if got != bytes(want[k - 1]):
+            diff = next((i for i in range(min(len(got), len(want[k - 1])))
+                         if got[i] != want[k - 1][i]), min(len(got), len(want[k - 1])))
+            raise TestFailure("image %d differs from what the guest wrote: first difference at "
+                              "byte %d (%d bytes, want %d)" % (k, diff, len(got), len(want[k - 1])))
+    vm.wait_serial(r"^PROBE OK hotplug-done cycles=2$", timeout=30)
+    check("PROBE FAIL" not in vm.serial(), "the probe failed checks\n" + vm.logs())
+    check(c.events == [] and watcher.events == [], "unexpected events %r %r"
+          % (c.events, watcher.events))
+    c.cmd("quit")
     check(vm.wait_exit(30) == 0, "exit status %r" % vm.proc.returncode)
 
 

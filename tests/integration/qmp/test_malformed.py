@@ -121,7 +121,11 @@ def test_commands_and_arguments(env):
           cls="GenericError")
     c.err("blockdev-add", {"node-name": "d", "file": {"driver": "file", "filename": "/" + "p" * 5000}},
           cls="GenericError")
-    c.err("device_del", {"id": "a\u0000b"}, cls=None)
+    # \u0000 cannot become a C string: refused (QEMU's parser refuses it too, as a parse
+    # error without the id)
+    c.send({"execute": "device_del", "arguments": {"id": "a\u0000b"}, "id": "nul"})
+    expect_error(c.reply(), "GenericError", None, "a NUL inside a string")
+    still_usable(c, "after a NUL inside a string")
     # none of that changed anything
     check(c.cmd("query-status")["status"] == "running", "VM state changed")
     check(c.events == [], "events after refused commands: %r" % c.events)
