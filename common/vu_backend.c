@@ -3,6 +3,7 @@
  * frontend sends is still untrusted: addresses, sizes and indexes are checked here before
  * anything is mapped or dereferenced, and a bad request closes the connection. */
 #include "vu_backend.h"
+#include "memfd.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -609,17 +610,9 @@ static int get_inflight_fd(struct vu_dev *dev, struct vu_msg *m, struct vu_msg *
 
 	if (!size)
 		return -EINVAL;
-	fd = memfd_create("vu-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_sealed("vu-inflight", size);
 	if (fd < 0)
-		return -errno;
-	/* zero-filled; sealed so no holder can shrink it under another's mapping (SIGBUS) */
-	if (ftruncate(fd, (off_t)size) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
+		return fd;
 	r->p.inflight = m->p.inflight;
 	r->p.inflight.mmap_size = size;
 	r->p.inflight.mmap_offset = 0;

@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "memfd.h"
 #include "util.h"
 
 void guest_mem_layout(struct guest_mem *m, uint64_t ram_size)
@@ -24,23 +25,6 @@ void guest_mem_layout(struct guest_mem *m, uint64_t ram_size)
 						 .size = ram_size - low, .fd = -1 };
 		m->nr = 2;
 	}
-}
-
-/* A memfd of exactly size bytes that nobody can shrink or grow: a worker that could truncate
- * it would make the core's next guest access SIGBUS. */
-static int sealed_memfd(const char *name, uint64_t size)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 static int map_region(struct guest_region *r, bool dump_core)
@@ -72,7 +56,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, int hugetlb_fd, bool 
 			r->fd_offset = off;
 			off += r->size;
 		} else {
-			r->fd = sealed_memfd(i ? "bulkhead-ram-high" : "bulkhead-ram", r->size);
+			r->fd = memfd_sealed(i ? "bulkhead-ram-high" : "bulkhead-ram", r->size);
 			if (r->fd < 0) {
 				err = r->fd;
 				goto fail;
