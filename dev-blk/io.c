@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -468,6 +469,33 @@ const struct vu_dev_ops blk_vu_ops = {
 
 /* ---- setup ------------------------------------------------------------------------------ */
 
+/*
+ * io_uring requests are not seen by seccomp: a ring that could submit OPENAT or SOCKET would
+ * bypass the sandbox. Allow exactly the operations prep() issues, and no further registration.
+ */
+static int restrict_ring(struct io_uring *ring)
+{
+	static const uint8_t ops[] = {
+		IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_FALLOCATE,
+	};
+	struct io_uring_restriction res[ARRAY_SIZE(ops)];
+	int r;
+
+	memset(res, 0, sizeof(res));
+	for (unsigned i = 0; i < ARRAY_SIZE(ops); i++) {
+		res[i].opcode = IORING_RESTRICTION_SQE_OP;
+		res[i].sqe_op = ops[i];
+	}
+	/* Debian's liburing 2.3 declares io_uring_register_restrictions and
+	 * io_uring_enable_rings but does not export them: use the system call */
+	r = (int)syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS,
+			 res, ARRAY_SIZE(res));
+	if (r == 0)
+		r = (int)syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS,
+				 NULL, 0);
+	return r < 0 ? -errno : 0;
+}
+
 int blk_dev_init(struct blk_dev *d, const struct blk_hooks *hooks, uint32_t iops)
 {
 	int r;
@@ -481,7 +509,8 @@ int blk_dev_init(struct blk_dev *d, const struct blk_hooks *hooks, uint32_t iops
 	d->pool = calloc(BLK_POOL_SIZE, sizeof(*d->pool));
 	if (!d->pool)
 		return -ENOMEM;
-	r = io_uring_queue_init(BLK_POOL_SIZE, &d->ring, 0);
+	/* created disabled so it can be restricted before any request is submitted */
+	r = io_uring_queue_init(BLK_POOL_SIZE, &d->ring, IORING_SETUP_R_DISABLED);
 	if (r < 0)
 		goto err_pool;
 	d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -490,7 +519,7 @@ int blk_dev_init(struct blk_dev *d, const struct blk_hooks *hooks, uint32_t iops
 		goto err_ring;
 	}
 	r = io_uring_register_eventfd(&d->ring, d->efd);
-	if (r < 0)
+	if (r < 0 || (r = restrict_ring(&d->ring)) < 0)
 		goto err_efd;
 	return 0;
 err_efd:

@@ -183,6 +183,27 @@ Test(io, write_read_flush_reach_the_image)
 	fx_fini(&f);
 }
 
+/* io_uring is not filtered by seccomp: the worker's ring must refuse what it never needs */
+Test(io, ring_refuses_operations_outside_the_data_path)
+{
+	struct fx f;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+
+	fx_init(&f, "/tmp", 0);
+	sqe = io_uring_get_sqe(&f.d.ring);
+	cr_assert_not_null(sqe);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/passwd", O_RDONLY, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	cr_assert_eq(io_uring_submit_and_wait(&f.d.ring, 1), 1);
+	cr_assert_eq(io_uring_peek_cqe(&f.d.ring, &cqe), 0);
+	cr_assert_eq(cqe->res, -EACCES, "OPENAT through the ring: %d", cqe->res);
+	io_uring_cqe_seen(&f.d.ring, cqe);
+	cr_assert_lt(io_uring_register_eventfd(&f.d.ring, f.d.efd), 0,
+		     "no further registration after the restrictions");
+	fx_fini(&f);
+}
+
 Test(io, get_id_and_bad_requests_complete_at_once)
 {
 	struct fx f;
