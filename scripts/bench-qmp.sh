@@ -37,7 +37,7 @@ command -v qemu-system-x86_64 >/dev/null ||
 
 exec python3 - "$starts" "$secs" "$mem" "$bulkhead" "$probe" <<'PY'
 import multiprocessing as mp, os, shutil, signal, socket, statistics, subprocess, sys
-import tempfile, time
+import tempfile, threading, time
 
 starts, secs, mem = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 bulkhead, probe = sys.argv[4], sys.argv[5]
@@ -46,12 +46,27 @@ live = []
 QS = b'{"execute":"query-status"}\n'
 
 
-def argv(kind, sock):
+NCLIENTS = 16
+signal.signal(signal.SIGTERM, lambda *a: sys.exit("bench-qmp: terminated"))
+
+
+def extra_socks(kind, sock):
+    """The sockets the 16 clients use. A QEMU monitor serves one client at a time, so QEMU
+    gets one -qmp socket per client; bulkhead serves them all on its one socket."""
+    if kind == "bulkhead":
+        return [sock] * NCLIENTS
+    return ["%s.%d" % (sock, i) for i in range(NCLIENTS)]
+
+
+def argv(kind, sock, extra):
     if kind == "bulkhead":
         return [bulkhead, "-kernel", probe, "-serial", "stdio", "-smp", "1", "-m", str(mem),
                 "-qmp", "unix:%s,server,nowait" % sock, "-append", "probe=wait wait.secs=3600"]
-    return ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-S", "-nodefaults",
-            "-nographic", "-smp", "1", "-m", str(mem), "-qmp", "unix:%s,server,nowait" % sock]
+    a = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-S", "-nodefaults",
+         "-nographic", "-smp", "1", "-m", str(mem), "-qmp", "unix:%s,server,nowait" % sock]
+    for x in (extra or []):
+        a += ["-qmp", "unix:%s,server,nowait" % x]
+    return a
 
 
 def readline(s, buf):
@@ -80,10 +95,10 @@ def client(sock, deadline):
     return s
 
 
-def start(kind, n):
+def start(kind, n, extra=False):
     sock = os.path.join(tmp, "%s%d.sock" % (kind, n))
     t0 = time.monotonic()
-    p = subprocess.Popen(argv(kind, sock), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(argv(kind, sock, extra_socks(kind, sock) if extra else None), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     live.append(p)
     deadline = t0 + 60
@@ -99,7 +114,7 @@ def start(kind, n):
             ready = time.monotonic() - t0
             if b'"return"' not in line:
                 sys.exit("bench-qmp: %s query-status: %r" % (kind, line))
-            return p, sock, s, ready
+            return p, extra_socks(kind, sock), s, ready
         time.sleep(0.0005)
 
 
@@ -153,17 +168,26 @@ def pipelined(s, seconds, window=64):
 
 def worker(sock, seconds, barrier, q):
     s = client(sock, time.monotonic() + 30)
-    barrier.wait()
+    if s is None:
+        barrier.abort()
+        return
+    barrier.wait(60)
     q.put(sequential(s, seconds))
     s.close()
 
 
-def many(sock, seconds, k=16):
+def many(socks, seconds):
+    k = len(socks)
     barrier, q = mp.Barrier(k + 1), mp.Queue()
-    ps = [mp.Process(target=worker, args=(sock, seconds, barrier, q)) for _ in range(k)]
+    ps = [mp.Process(target=worker, args=(x, seconds, barrier, q)) for x in socks]
     for p in ps:
         p.start()
-    barrier.wait()
+    try:
+        barrier.wait(60)
+    except threading.BrokenBarrierError:
+        for p in ps:
+            p.kill()
+        sys.exit("bench-qmp: not all %d clients could connect" % k)
     t0 = time.monotonic()
     total = sum(q.get(timeout=seconds + 60) for _ in ps)
     for p in ps:
@@ -203,7 +227,7 @@ def pss_kib(pid):
 def bench(kind):
     r = {"ready": []}
     for i in range(starts):
-        p, sock, s, ready = start(kind, i)
+        p, socks, s, ready = start(kind, i, extra=(i == starts - 1))
         r["ready"].append(ready * 1000)
         if i < starts - 1:
             stop(p, s)
@@ -211,7 +235,7 @@ def bench(kind):
     r["rtt"], r["rtt99"] = rtt(s)
     r["seq1"] = sequential(s, secs) / secs
     r["pipe1"] = pipelined(s, secs)
-    r["seq16"] = many(sock, secs)
+    r["seq16"] = many(socks, secs)
     r["pss"], r["procs"] = pss_kib(p.pid)
     stop(p, s)
     return r

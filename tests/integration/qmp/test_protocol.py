@@ -162,8 +162,10 @@ def test_cpus(env):
     vm = env.vm(smp=2).start()
     c = vm.connect()
     core = vm.core_pid()
-    tids = set(int(t) for t in os.listdir("/proc/%d/task" % core))
+    # asked as early as a client can: a VM whose socket answers must report real vCPU
+    # threads (the task list is read after the answer, when the threads must exist)
     cpus = c.cmd("query-cpus")
+    tids = set(int(t) for t in os.listdir("/proc/%d/task" % core))
     check(isinstance(cpus, list) and len(cpus) == 2, "query-cpus for -smp 2: %r" % cpus)
     keys = {"CPU", "arch", "current", "halted", "props", "qom_path", "thread_id"}
     seen = set()
@@ -176,8 +178,8 @@ def test_cpus(env):
         p = x["props"]
         check(set(p) == {"core-id", "socket-id", "thread-id"}
               and all(isinstance(v, int) and v >= 0 for v in p.values()), "props %r" % p)
-        check(x["thread_id"] in tids, "thread_id %r is not a thread of bulkhead-core %d (%r)"
-              % (x["thread_id"], core, sorted(tids)))
+        check(x["thread_id"] in tids, "query-cpus[%d] thread_id %r is not a thread of "
+              "bulkhead-core %d (%r)" % (i, x["thread_id"], core, sorted(tids)))
         seen.add(x["thread_id"])
     check(len(seen) == 2, "vCPUs share a thread_id: %r" % cpus)
     check(cpus[0]["props"] != cpus[1]["props"], "both vCPUs have the same topology props")

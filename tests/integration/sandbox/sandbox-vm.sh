@@ -107,6 +107,10 @@ inspect() {   # inspect PID KIND
 
 core=$(child bulkhead-core) blk=$(child bulkhead-blk) qmpd=$(child bulkhead-qmpd)
 inspect "$core" core-control
+# -smp 2: both vCPU threads stacked core-vcpu on the inherited core-control filter
+stacked=$(grep -l '^Seccomp_filters:[[:space:]]*2$' /proc/"$core"/task/*/status | wc -l)
+[ "$stacked" -ge 2 ] || fail "only $stacked core thread(s) run two filters (want the 2 vCPUs)"
+ok "core: $stacked threads run core-vcpu stacked on core-control"
 inspect "$blk" dev-blk
 inspect "$qmpd" qmpd
 
