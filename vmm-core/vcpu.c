@@ -2,6 +2,7 @@
  * when a vCPU cannot go on (registers and the instruction bytes at RIP). */
 #include <errno.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +378,7 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 
 	atomic_store(&v->tid, (int)gettid());
+	sem_post(&v->tid_ready);
 	sigemptyset(&set);
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -470,10 +472,15 @@ int vcpu_start(struct vcpu *v)
 		sigaction(SIG_VCPU_KICK, &sa, NULL);
 		handler_set = true;
 	}
+	sem_init(&v->tid_ready, 0, 0);
 	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (r)
 		return -r;
 	v->started = true;
+	/* the thread records its id first thing; QMP's query-cpus may ask for it right after
+	 * (a semaphore: futex is in the sandbox profile, sched_yield is not) */
+	while (sem_wait(&v->tid_ready) < 0 && errno == EINTR)
+		;
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #define BULKHEAD_VM_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@ struct vcpu {
 	bool started;
 	uint64_t exits;             /* exits to userspace, for debugging and tests */
 	_Atomic int tid;            /* gettid() of the thread, for query-cpus; 0 before it runs */
+	sem_t tid_ready;            /* posted once tid is set: vcpu_start waits for it */
 	bool parked;                /* waiting in vcpu_park (run_lock) */
 	bool done;                  /* left its run loop (run_lock) */
 };
