@@ -61,7 +61,7 @@ echo "demo: the guest prints BULKHEAD-GUEST-INIT-OK from /init and powers off."
 extra=
 # The kvm_pvm workarounds of tests/integration/linux-boot.sh (explained there).
 [[ -d /sys/module/kvm_pvm ]] &&
-	extra=" clearcpuid=xsave,smap,cx16,popcnt nokaslr mitigations=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1"
+	extra=" clearcpuid=xsave,smap,cx16,popcnt,ssse3,sse4_1,sse4_2,avx,avx2,aes,pclmulqdq,sha_ni nokaslr mitigations=off nowatchdog rcupdate.rcu_cpu_stall_suppress=1"
 initrd=assets/initrd.gz
 # gunzip runs instruction-emulated on kvm_pvm; the uncompressed copy is the same initramfs.
 [[ -d /sys/module/kvm_pvm ]] && initrd=assets/initrd.cpio
