@@ -158,6 +158,9 @@ int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
 
+	/* also keeps gcc's -Wformat-truncation quiet under -fsanitize=undefined (null paths) */
+	if (!buf || !len)
+		return -1;
 	if (n > 0) {
 		self[n] = '\0';
 		slash = strrchr(self, '/');
@@ -173,9 +176,11 @@ int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len)
 			}
 		}
 	}
-	snprintf(buf, len, "%s/%s", env ? env : "", prog);
-	if (env && access(buf, X_OK) == 0)
-		return 0;
+	if (env) {
+		snprintf(buf, len, "%s/%s", env, prog);
+		if (access(buf, X_OK) == 0)
+			return 0;
+	}
 	snprintf(buf, len, "%s/%s", BULKHEAD_LIBEXECDIR, prog);
 	return access(buf, X_OK) == 0 ? 0 : -1;
 }
@@ -195,7 +200,7 @@ void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool k
 	sigset_t none;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != s->parent || nfds > 4)
+	if (!sup_parent_alive(s) || nfds > 4)
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -326,8 +331,8 @@ static int open_disks(struct supervisor *s)
 static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *w, int sock)
 {
 	const struct vm_drive *d = &w->node->d;
-	char a_ser[32 + VM_SERIAL_MAX], a_iops[32], a_name[32 + VM_ID_MAX];
-	char *argv[11];
+	char a_ser[32 + VM_SERIAL_MAX], a_iops[32], a_name[32 + VM_ID_MAX], a_runas[48];
+	char *argv[12];
 	int n = 0, fds[2] = { sock, w->node->fd };
 
 	sup_child_setup(s, fds, 2, false);
@@ -348,6 +353,9 @@ static void exec_blk(struct supervisor *s, const char *path, struct blk_worker *
 	argv[n++] = a_name;
 	if (s->cfg->disable_seccomp)
 		argv[n++] = (char *)"--disable-seccomp";
+	sup_runas_arg(s, a_runas, sizeof(a_runas));
+	if (a_runas[0])
+		argv[n++] = a_runas;
 	argv[n] = NULL;
 	execv(path, argv);
 	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
@@ -380,7 +388,7 @@ int sup_spawn_blk(struct supervisor *s, struct blk_worker *w, int *fd)
 		log_warn("socketpair");
 		return -errno;
 	}
-	w->pid = fork();
+	w->pid = sup_fork(s, true);
 	if (w->pid == 0)
 		exec_blk(s, path, w, sv[1]);
 	close(sv[1]);
@@ -510,7 +518,10 @@ static int send_config(struct supervisor *s)
 	cc.flags = (c->acpi ? CORE_F_ACPI : 0) | (c->dump_guest_core ? CORE_F_DUMP_CORE : 0) |
 		   (c->disable_seccomp ? CORE_F_NO_SECCOMP : 0) |
 		   (c->serial_stdio ? CORE_F_SERIAL_STDIO : 0) |
-		   (s->fds.initrd >= 0 ? CORE_F_INITRD : 0) | (s->fds.mem >= 0 ? CORE_F_MEM_FD : 0);
+		   (s->fds.initrd >= 0 ? CORE_F_INITRD : 0) | (s->fds.mem >= 0 ? CORE_F_MEM_FD : 0) |
+		   (s->runas ? CORE_F_RUNAS : 0);
+	cc.runas_uid = s->runas ? s->run_uid : 0;
+	cc.runas_gid = s->runas ? s->run_gid : 0;
 	snprintf(cc.name, sizeof(cc.name), "%s", c->name);
 	cc.nslots = c->ndisks;
 	for (unsigned i = 0; i < c->ndisks; i++)
@@ -691,17 +702,22 @@ int supervisor_run(const struct vm_config *cfg)
 	int rc = EXIT_VM_FAILED;
 
 	s = (struct supervisor){ .cfg = cfg, .fds = { -1, -1, -1 }, .log_fd = -1, .null_fd = -1,
-				 .ipc = -1, .sigfd = -1, .qmp_fd = -1, .qmpd_pid = -1 };
+				 .ipc = -1, .sigfd = -1, .qmp_fd = -1, .qmpd_pid = -1,
+				 .self_pidfd = -1 };
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		s.ext_fd[i] = -1;
 		s.blk[i] = (struct blk_worker){ .slot = i, .pid = -1 };
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* -runas and -hotplug-dir first: a name that does not resolve is one line, then exit 1 */
+	if (sup_resolve_runas(&s) < 0 || sup_hotplug_dirs_open(&s) < 0)
+		goto out;
 	if (open_resources(&s) < 0 || (cfg->qmp_path[0] && sup_qmp_open(&s) < 0))
 		goto out;
 	if (cfg->daemonize && daemonize(&s) < 0)
 		goto out;
 	s.parent = getpid();
+	s.self_pidfd = sup_self_pidfd();
 	if (block_signals(&s) < 0) {
 		log_warn("signals");
 		goto out;
@@ -721,6 +737,7 @@ out:
 	tty_restore(&s);
 	release(&s);
 	release_disks(&s);
+	closep(&s.self_pidfd);
 	if (cfg->daemonize && cfg->pidfile[0] && s.core_pid > 0)
 		unlink(cfg->pidfile);
 	return rc;
