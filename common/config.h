@@ -22,6 +22,8 @@
 #define VM_SERIAL_MAX    20              /* VIRTIO_BLK_ID_BYTES */
 #define VM_MAX_IOPS      1000000
 #define VM_SUN_PATH_MAX  108             /* sizeof(sockaddr_un.sun_path), NUL included */
+#define VM_RUNAS_MAX     65              /* "USER:GROUP", 32 characters each */
+#define VM_MAX_HOTPLUG_DIRS 8
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread] */
 struct vm_drive {
@@ -79,6 +81,9 @@ struct vm_config {
 	char pidfile[VM_PATH_MAX];           /* -pidfile (only with -daemonize) */
 	bool disable_seccomp;                /* -disable-seccomp */
 	char qmp_path[VM_SUN_PATH_MAX];      /* -api-channel unix:PATH / -qmp unix:PATH,server,nowait */
+	char runas[VM_RUNAS_MAX + 1];        /* -runas USER[:GROUP]; the supervisor resolves it */
+	unsigned nhotplug_dirs;              /* -hotplug-dir DIR (absolute), repeatable */
+	char hotplug_dirs[VM_MAX_HOTPLUG_DIRS][VM_PATH_MAX];
 	unsigned ndrives;
 	struct vm_drive drives[VM_MAX_DRIVES];
 	unsigned nchardevs;

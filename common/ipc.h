@@ -63,7 +63,8 @@ void ipc_msg_close_fds(struct ipc_msg *msg);
 #define CORE_F_INITRD        (1u << 3)   /* an initrd fd follows the kernel fd */
 #define CORE_F_MEM_FD        (1u << 4)   /* a hugetlbfs fd follows */
 #define CORE_F_NO_SECCOMP    (1u << 5)   /* -disable-seccomp: sandbox without the filter */
-#define CORE_F_ALL           0x3fu
+#define CORE_F_RUNAS         (1u << 6)   /* -runas: drop to runas_uid/gid in the sandbox */
+#define CORE_F_ALL           0x7fu
 
 /* virtio-mmio slots the core creates, and what may be attached to each */
 #define IPC_MAX_SLOTS        16
@@ -82,6 +83,7 @@ struct core_config {
 	char cmdline[4096];
 	uint32_t nslots;                     /* slots 0..nslots-1 exist; each kind != NONE */
 	uint32_t slot_kind[IPC_MAX_SLOTS];   /* enum ipc_dev_kind; NONE past nslots */
+	uint32_t runas_uid, runas_gid;       /* with CORE_F_RUNAS */
 };
 
 struct core_config_fds {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -166,6 +167,8 @@ int sandbox_thread_enter(void)
 
 static const char *syscall_names[NAMES_MAX];
 static int report_fd = -1;
+/* our pid as the supervisor knows it: getpid() is 1 in a worker's own pid namespace */
+static pid_t report_pid;
 
 static void load_names(void)
 {
@@ -215,7 +218,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	if (write(2, line, n) < 0) {
 		/* nothing left to tell it to */
 	}
-	m = put_num(rep, m, sizeof(rep), (unsigned)syscall(SYS_getpid));
+	m = put_num(rep, m, sizeof(rep), report_pid > 0 ? (unsigned)report_pid :
+		    (unsigned)syscall(SYS_getpid));
 	m = put(rep, m, sizeof(rep), " ");
 	m = name ? put(rep, m, sizeof(rep), name) : put_num(rep, m, sizeof(rep), (unsigned)nr);
 	m = put(rep, m, sizeof(rep), "\n");
@@ -350,8 +354,10 @@ void sandbox_print_profile(FILE *out, enum sandbox_kind kind)
 		"dies%s\n", kind == SANDBOX_CORE_VCPU ? " (stacked on core-control)" : "");
 	fprintf(out, "# rlimits: NOFILE = highest kept fd + 1 + %u, NPROC %s, CORE 0 unless "
 		"dump-guest-core\n", p->nofile_extra, p->threads ? "unchanged (threads)" : "0");
+	/* the core keeps the host's pid namespace: query-cpus reports host thread ids */
 	fprintf(out, "# namespaces where the host allows: user ipc uts net mount (empty read-only "
-		"root); pid: no\n");
+		"root; user: not with -runas); pid: %s\n",
+		p->pidns ? "its own, as pid 1 (the supervisor clones it so)" : "its parent's");
 	if (p->base)
 		print_rules(out, &sandbox_profile_base);
 	print_rules(out, p);
@@ -488,20 +494,35 @@ static int pivot_to_empty_root(const char **step)
 	return 0;
 }
 
-static void enter_namespaces(const char *kind)
+/*
+ * With -runas the process is real root until drop_ids, and root needs no user namespace to
+ * make the others; one would even be in the way: a process inside may map only its own ids
+ * (so the -runas ones would not exist there, and unmapped SO_PEERCRED uids would all read as
+ * 65534, nobody), and mapping them after the switch needs the process dumpable, open to
+ * ptrace by any other process of that uid meanwhile.
+ */
+static void enter_namespaces(const struct sandbox_profile *p, const struct sandbox_opts *o)
 {
+	const char *kind = p->name;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	const char *step;
 	int r;
 
-	if (try_unshare(CLONE_NEWUSER, "user", kind) && (r = map_ids(uid, gid)))
+	if (o->runas)
+		log_debug("sandbox %s: user namespace skipped: -runas (root makes the others, then "
+			  "becomes uid %u)", kind, (unsigned)o->uid);
+	else if (try_unshare(CLONE_NEWUSER, "user", kind) && (r = map_ids(uid, gid)))
 		log_warnx("sandbox %s: user namespace without id maps: %s", kind, strerror(-r));
 	try_unshare(CLONE_NEWIPC, "ipc", kind);
 	try_unshare(CLONE_NEWUTS, "uts", kind);
 	try_unshare(CLONE_NEWNET, "net", kind);
-	/* pid: a process cannot move itself into a new pid namespace, and unsharing it would
-	 * only make every later thread creation fail (CLONE_THREAD across pid namespaces) */
+	/* pid: a process cannot move itself into a new pid namespace (unsharing one would only
+	 * make every later thread creation fail, CLONE_THREAD across pid namespaces), so the
+	 * supervisor clones the workers into theirs; the core stays in the host's */
+	if (p->pidns && getpid() != 1)
+		log_warnx("sandbox %s: pid namespace skipped: not started as pid 1 of its own",
+			  kind);
 	if (try_unshare(CLONE_NEWNS, "mount", kind) && (r = pivot_to_empty_root(&step)))
 		log_warnx("sandbox %s: empty root skipped: %s: %s", kind, step, strerror(-r));
 }
@@ -527,18 +548,96 @@ static int set_rlimits(const struct sandbox_profile *p, int maxfd, bool dump_cor
 	return dump_core ? 0 : set_limit(RLIMIT_CORE, 0);
 }
 
-static int drop_caps(void)
+/* -runas: the ids every child of a root supervisor runs as, with no supplementary groups.
+ * Checked afterwards: a half-done switch must not pass for done. */
+static int drop_ids(const struct sandbox_opts *o)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (!o->runas)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+	    setresuid(o->uid, o->uid, o->uid) < 0)
+		return -errno;
+	if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    r != o->uid || e != o->uid || s != o->uid || rg != o->gid || eg != o->gid ||
+	    sg != o->gid || getgroups(0, NULL) != 0)
+		return -EPERM;
+	return 0;
+}
+
+static int drop_caps(const struct sandbox_opts *o)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
+	int r;
 
 	/* the bounding set first: dropping from it needs CAP_SETPCAP, which capset removes */
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
 			return -errno;
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* the ids between the two: setresuid needs CAP_SETUID, which capset takes away */
+	if ((r = drop_ids(o)))
+		return r;
 	memset(d, 0, sizeof(d));
 	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* ---- the process as the supervisor sees it ---------------------------------------------- */
+
+/* A worker in its own pid namespace is pid 1 there, with parent 0. The host's /proc, still
+ * mounted when we start, shows the pids the supervisor knows. */
+static pid_t host_pid(void)
+{
+	char buf[24];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return getpid();
+	buf[n] = '\0';
+	return (pid_t)atoi(buf);
+}
+
+/* Our parent as the host's /proc shows it, through procfd (/proc/self, which outlives the
+ * pivot): getppid() says 0 to a namespace's pid 1 whether or not its parent still lives. */
+static pid_t host_ppid(int procfd)
+{
+	char buf[512], *p;
+	int fd = procfd >= 0 ? openat(procfd, "stat", O_RDONLY | O_CLOEXEC) : -1, ppid;
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return getppid();
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold anything, ')' included */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return getppid();
+	return ppid;
+}
+
+int sandbox_parse_runas(const char *s, struct sandbox_opts *o)
+{
+	unsigned long u, g;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	u = strtoul(s, &end, 10);
+	if (errno || *end != ':' || end[1] < '0' || end[1] > '9' || u >= UINT32_MAX)
+		return -EINVAL;
+	g = strtoul(end + 1, &end, 10);
+	if (errno || *end || g >= UINT32_MAX)
+		return -EINVAL;
+	o->runas = true;
+	o->uid = (uid_t)u;
+	o->gid = (gid_t)g;
+	return 0;
 }
 
 /* ---- the whole sequence ----------------------------------------------------------------- */
@@ -576,11 +675,33 @@ static int keep_list(const int *keep, unsigned nkeep, int *all)
 	return (int)n;
 }
 
+/* Namespaces, rlimits, capabilities and ids, no_new_privs, PDEATHSIG: all but the filter. */
+static int confine(const struct sandbox_profile *p, int maxfd, const struct sandbox_opts *o)
+{
+	int procfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC), r = 0;
+	pid_t parent = host_ppid(procfd);
+
+	report_pid = host_pid();
+	enter_namespaces(p, o);
+	if ((r = set_rlimits(p, maxfd, o->dump_core)) || (r = drop_caps(o))) {
+		log_warnx("sandbox %s: %s: %s", p->name, o->runas ? "rlimits, capabilities or "
+			  "-runas ids" : "rlimits or capabilities", strerror(-r));
+	} else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		   prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		r = -errno;
+	} else if (host_ppid(procfd) != parent) {
+		/* credentials changed above, which clears PDEATHSIG; and the parent may be gone */
+		r = -ESRCH;
+	}
+	if (procfd >= 0)
+		close(procfd);
+	return r;
+}
+
 int sandbox_enter(enum sandbox_kind kind, const int *keep, unsigned nkeep,
 		  const struct sandbox_opts *o)
 {
 	const struct sandbox_profile *p = sandbox_profile(kind);
-	pid_t parent = getppid();
 	int all[MAX_KEEP], n, maxfd, r;
 
 	if (!p || kind == SANDBOX_CORE_VCPU)
@@ -593,17 +714,8 @@ int sandbox_enter(enum sandbox_kind kind, const int *keep, unsigned nkeep,
 		log_warnx("sandbox %s: closing fds: %s", p->name, strerror(-r));
 		return r;
 	}
-	enter_namespaces(p->name);
-	if ((r = set_rlimits(p, maxfd, o->dump_core)) || (r = drop_caps())) {
-		log_warnx("sandbox %s: %s: %s", p->name, r ? "rlimits or capabilities" : "",
-			  strerror(-r));
+	if ((r = confine(p, maxfd, o)))
 		return r;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return -errno;
-	/* credentials changed above, which clears PDEATHSIG; and the parent may be gone */
-	if (getppid() != parent)
-		return -ESRCH;
 	if (o->no_seccomp) {
 		log_warnx("*** -disable-seccomp: %s runs WITHOUT its seccomp filter (namespaces, "
 			  "rlimits and capabilities still apply) ***", p->name);

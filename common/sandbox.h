@@ -59,6 +59,8 @@ struct sandbox_profile {
 	unsigned nrules;
 	bool base;                         /* also the libc/process basics of profiles/base.c */
 	bool threads;                      /* creates threads (or io_uring workers): no NPROC 0 */
+	bool pidns;                        /* the supervisor starts it as pid 1 of its own pid
+					    * namespace (a process cannot enter one itself) */
 	unsigned nofile_extra;             /* fds it may open beyond those it keeps */
 	const struct sandbox_fd *fds;      /* ends with { NULL } */
 };
@@ -96,14 +98,21 @@ struct sandbox_opts {
 	bool no_seccomp;         /* -disable-seccomp: everything but the filter, said loudly */
 	bool dump_core;          /* dump-guest-core=on: keep RLIMIT_CORE */
 	bool keep_cloexec;       /* also keep fds this process opened itself (see sandbox.c) */
+	bool runas;              /* -runas: become uid/gid, no supplementary groups (needs root) */
+	uid_t uid;
+	gid_t gid;
 };
+
+/* "--runas=UID:GID" as the supervisor passes it to a worker: 0, or -EINVAL. */
+int sandbox_parse_runas(const char *s, struct sandbox_opts *o);
 
 /*
  * Apply kind's sandbox to the calling process, which must still be single-threaded (user
  * namespaces refuse anything else). Closes every fd not in keep[] (and, with keep_cloexec,
  * not marked close-on-exec), enters what namespaces the host allows (logging each one it
- * skips, and why), pivots into an empty read-only root, sets rlimits, drops all capabilities,
- * no_new_privs, PR_SET_PDEATHSIG(SIGKILL), then loads the seccomp filter. A blocked syscall
+ * skips, and why), pivots into an empty read-only root, sets rlimits, drops all capabilities
+ * (and with o->runas its uid and gid, leaving no supplementary groups), no_new_privs,
+ * PR_SET_PDEATHSIG(SIGKILL), then loads the seccomp filter. A blocked syscall
  * writes "seccomp: NAME blocked" to stderr and to the report fd (see below), then the process
  * dies of SIGSYS. Returns 0 or -errno; on error the caller must not go on.
  */

@@ -46,6 +46,8 @@ struct blk_opts {
 	unsigned num_queues;
 	char name[BLK_NAME_MAX + 1];
 	bool no_seccomp;            /* --disable-seccomp: the sandbox without its filter */
+	bool runas;                 /* --runas=UID:GID: the ids the sandbox drops to */
+	uint32_t runas_uid, runas_gid;
 };
 
 /* Parse argv. Returns 0, or -EINVAL with a one-line reason in err (no trailing newline). */

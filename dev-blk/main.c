@@ -294,7 +294,9 @@ int main(int argc, char **argv)
 	if (r == 0) {
 		int keep[] = { m->dev.disk.fd, m->conn_fd, m->listen_fd, m->dev.ring.ring_fd,
 			       m->dev.efd };
-		struct sandbox_opts so = { .no_seccomp = m->opts.no_seccomp, .keep_cloexec = true };
+		struct sandbox_opts so = { .no_seccomp = m->opts.no_seccomp, .keep_cloexec = true,
+					   .runas = m->opts.runas, .uid = m->opts.runas_uid,
+					   .gid = m->opts.runas_gid };
 
 		r = sandbox_enter(SANDBOX_DEV_BLK, keep, sizeof(keep) / sizeof(keep[0]), &so);
 	}

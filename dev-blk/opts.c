@@ -16,7 +16,7 @@ const char blk_capabilities[] = "{\"type\": \"block\", \"features\": [\"read-onl
 
 enum {
 	OPT_SOCKET = 1000, OPT_FD, OPT_CAPS, OPT_FILE, OPT_BLKFD, OPT_RO, OPT_DIRECT,
-	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_NAME, OPT_NO_SECCOMP,
+	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_NAME, OPT_NO_SECCOMP, OPT_RUNAS,
 };
 
 static const struct option longopts[] = {
@@ -32,6 +32,7 @@ static const struct option longopts[] = {
 	{ "num-queues", required_argument, NULL, OPT_QUEUES },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "disable-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,6 +60,25 @@ static bool number(const char *s, unsigned long long min, unsigned long long max
 	errno = 0;
 	*v = strtoull(s, &end, 10);
 	return !errno && !*end && *v >= min && *v <= max;
+}
+
+/* --runas=UID:GID, numeric: the supervisor resolved the names before spawning us. */
+static int runas(struct blk_opts *o, const char *arg, char *err, size_t errlen)
+{
+	const char *colon = strchr(arg, ':');
+	unsigned long long u, g;
+	char uid[16];
+
+	if (!colon || colon - arg >= (long)sizeof(uid))
+		return fail(err, errlen, "--runas: want UID:GID, got '%s'", arg);
+	memcpy(uid, arg, (size_t)(colon - arg));
+	uid[colon - arg] = '\0';
+	if (!number(uid, 0, UINT32_MAX - 1, &u) || !number(colon + 1, 0, UINT32_MAX - 1, &g))
+		return fail(err, errlen, "--runas: want UID:GID, got '%s'", arg);
+	o->runas = true;
+	o->runas_uid = (uint32_t)u;
+	o->runas_gid = (uint32_t)g;
+	return 0;
 }
 
 static int one(struct blk_opts *o, int c, const char *arg, char *err, size_t errlen)
@@ -118,6 +138,8 @@ static int one(struct blk_opts *o, int c, const char *arg, char *err, size_t err
 	case OPT_NO_SECCOMP:
 		o->no_seccomp = true;
 		return 0;
+	case OPT_RUNAS:
+		return runas(o, arg, err, errlen);
 	}
 	return fail(err, errlen, "internal: option %d", c);
 }

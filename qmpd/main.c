@@ -1,6 +1,6 @@
 /* bulkhead-qmpd: the QMP server process. The supervisor creates the listening socket (it alone
  * may create files) and the core connection and starts us with
- *   bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U]
+ *   bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U] [--runas=UID:GID]
  * We check both fds, then serve until the core connection ends; the supervisor restarts us
  * if we die, and the VM outlives us. */
 #include <errno.h>
@@ -24,11 +24,13 @@ struct opts {
 	int listen_fd, core_fd;
 	long long uid;
 	bool no_seccomp;
+	struct sandbox_opts runas;   /* --runas=UID:GID (numeric: the supervisor resolved it) */
 };
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U]\n");
+	fprintf(stderr, "usage: bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U] "
+		"[--runas=UID:GID]\n");
 	exit(2);
 }
 
@@ -49,6 +51,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->listen_fd = o->core_fd = -1;
 	o->uid = -1;
 	o->no_seccomp = false;
+	o->runas = (struct sandbox_opts){ 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -58,7 +61,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->core_fd = (int)number(a + 10, INT_MAX);
 		else if (!strncmp(a, "--uid=", 6))
 			o->uid = number(a + 6, UINT32_MAX - 1);
-		else if (!strcmp(a, "--disable-seccomp"))
+		else if (!strncmp(a, "--runas=", 8)) {
+			if (sandbox_parse_runas(a + 8, &o->runas) < 0)
+				usage();
+		} else if (!strcmp(a, "--disable-seccomp"))
 			o->no_seccomp = true;   /* sandbox (issue 5): all of it but the filter */
 		else if (!strcmp(a, "--version")) {
 			printf("bulkhead-qmpd %s\n", BULKHEAD_VERSION);
@@ -110,7 +116,9 @@ int main(int argc, char **argv)
 	 * the qmpd profile. libevent's epoll fd and signal pipe are close-on-exec fds we made. */
 	{
 		int keep[] = { o.listen_fd, o.core_fd };
-		struct sandbox_opts so = { .no_seccomp = o.no_seccomp, .keep_cloexec = true };
+		struct sandbox_opts so = { .no_seccomp = o.no_seccomp, .keep_cloexec = true,
+					   .runas = o.runas.runas, .uid = o.runas.uid,
+					   .gid = o.runas.gid };
 
 		if (sandbox_enter(SANDBOX_QMPD, keep, 2, &so) < 0)
 			fatalx("cannot enter the sandbox");

@@ -391,6 +391,46 @@ static int opt_no_seccomp(struct cli_state *st, const struct cli_opt *o UNUSED,
 	return 0;
 }
 
+/* ---- privilege separation (bulkhead extensions) ---- */
+
+/* A name ([A-Za-z0-9._-], not starting with '-') or a number; resolving it is the
+ * supervisor's job (getpwnam/getgrnam at startup), so only the shape is checked here. */
+static bool runas_word(const char *p, size_t n)
+{
+	if (n == 0 || n > 32 || p[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr("._-", p[i]))
+			return false;
+	return true;
+}
+
+static int opt_runas(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	size_t ulen = colon ? (size_t)(colon - arg) : strlen(arg);
+
+	if (!runas_word(arg, ulen) || (colon && !runas_word(colon + 1, strlen(colon + 1))))
+		return cli_fail(st, "%s: '%s' is not USER or USER:GROUP (names or numbers)",
+				o->name, arg);
+	return cli_copy_str(st, o->name, st->cfg->runas, sizeof(st->cfg->runas), arg);
+}
+
+static int opt_hotplug_dir(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	struct vm_config *c = st->cfg;
+
+	if (arg[0] != '/')
+		return cli_fail(st, "%s: '%s' must be an absolute path", o->name, arg);
+	if (c->nhotplug_dirs == VM_MAX_HOTPLUG_DIRS)
+		return cli_fail(st, "%s: at most %d directories", o->name, VM_MAX_HOTPLUG_DIRS);
+	if (cli_copy_str(st, o->name, c->hotplug_dirs[c->nhotplug_dirs],
+			 sizeof(c->hotplug_dirs[0]), arg))
+		return -EINVAL;
+	c->nhotplug_dirs++;
+	return 0;
+}
+
 /* ---- the QMP socket ---- */
 
 /* "unix:PATH" -> PATH into cfg->qmp_path; one QMP socket per VM, as in StratoVirt. */
@@ -491,6 +531,11 @@ static const struct cli_opt cli_opts[] = {
 	{ "-chardev", ARG_REQUIRED, "socket,id=C,path=PATH[,server][,nowait]",
 	  "a unix socket (for vhost-user-blk-device: an external backend to connect to)",
 	  cli_opt_chardev },
+	{ "-runas", ARG_REQUIRED, "USER[:GROUP]", "bulkhead extension: when started as root, run "
+	  "every child (core, bulkhead-blk, qmpd) as USER, with no supplementary groups",
+	  opt_runas },
+	{ "-hotplug-dir", ARG_REQUIRED, "DIR", "bulkhead extension: blockdev-add opens only files "
+	  "inside DIR (absolute; may be given several times)", opt_hotplug_dir },
 	{ "-help", ARG_NONE, NULL, "print this help (also -h, --help)", opt_help },
 	{ "-h", ARG_NONE, NULL, NULL, opt_help },
 	{ "--help", ARG_NONE, NULL, NULL, opt_help },
@@ -552,7 +597,8 @@ static int check_config(struct cli_state *st)
 /* Options that describe one device each may come many times. */
 static bool repeatable(const struct cli_opt *o)
 {
-	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev;
+	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev ||
+	       o->fn == opt_hotplug_dir;
 }
 
 /* Handle argv[*i]; advances *i past a consumed argument. <0 error, >0 exit 0. */
@@ -623,5 +669,9 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	fprintf(out, "disable-seccomp=%s\n", cli_onoff(cfg->disable_seccomp));
 	if (cfg->qmp_path[0])   /* only when set, so older golden outputs stay as they were */
 		fprintf(out, "qmp=unix:%s\n", cfg->qmp_path);
+	if (cfg->runas[0])
+		fprintf(out, "runas=%s\n", cfg->runas);
+	for (unsigned i = 0; i < cfg->nhotplug_dirs; i++)
+		fprintf(out, "hotplug-dir=%s\n", cfg->hotplug_dirs[i]);
 	cli_print_devices(out, cfg);
 }

@@ -442,7 +442,10 @@ int main(int argc, char **argv)
 		int keep[] = { ipc, vm.kvm_fd, vm.vm_fd };
 		struct sandbox_opts so = { .no_seccomp = c.flags & CORE_F_NO_SECCOMP,
 					   .dump_core = c.flags & CORE_F_DUMP_CORE,
-					   .keep_cloexec = true };
+					   .keep_cloexec = true,
+					   /* -runas: /dev/kvm was opened above, as root */
+					   .runas = c.flags & CORE_F_RUNAS,
+					   .uid = c.runas_uid, .gid = c.runas_gid };
 
 		if (sandbox_enter(SANDBOX_CORE_CONTROL, keep, 3, &so) < 0)
 			vm_request_exit(&vm, VM_EXIT_ERROR, "entering the core's sandbox failed");

@@ -110,14 +110,22 @@ void sup_qmp_close(struct supervisor *s)
 /* fd 3: the listening socket, fd 4: its end of the new core<->qmpd pair. */
 static void exec_qmpd(struct supervisor *s, const char *path, int core_end)
 {
-	char a_uid[32];
-	int fds[2] = { s->qmp_fd, core_end };
+	char a_uid[32], a_runas[48];
+	char *argv[7] = { (char *)"bulkhead-qmpd", (char *)"--listen-fd=3",
+			  (char *)"--core-fd=4", a_uid };
+	int fds[2] = { s->qmp_fd, core_end }, n = 4;
 
 	sup_child_setup(s, fds, 2, false);
-	/* qmpd lets this uid (the VM's) and root talk to it */
-	snprintf(a_uid, sizeof(a_uid), "--uid=%u", (unsigned)getuid());
-	execl(path, "bulkhead-qmpd", "--listen-fd=3", "--core-fd=4", a_uid,
-	      s->cfg->disable_seccomp ? "--disable-seccomp" : (char *)NULL, (char *)NULL);
+	/* qmpd lets this uid (the VM's: the -runas user, else ours) and root talk to it */
+	snprintf(a_uid, sizeof(a_uid), "--uid=%u", s->runas ? (unsigned)s->run_uid :
+		 (unsigned)getuid());
+	sup_runas_arg(s, a_runas, sizeof(a_runas));
+	if (a_runas[0])
+		argv[n++] = a_runas;
+	if (s->cfg->disable_seccomp)
+		argv[n++] = (char *)"--disable-seccomp";
+	argv[n] = NULL;
+	execv(path, argv);
 	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
 	_exit(127);
 }
@@ -135,7 +143,7 @@ int sup_qmpd_start(struct supervisor *s)
 		log_warn("socketpair");
 		return -1;
 	}
-	s->qmpd_pid = fork();
+	s->qmpd_pid = sup_fork(s, true);
 	if (s->qmpd_pid == 0)
 		exec_qmpd(s, path, sv[1]);
 	close(sv[1]);
@@ -215,7 +223,8 @@ static bool wait_exit(pid_t pid, int ms)
 }
 
 /* The core is gone, so qmpd has read its last event (SHUTDOWN) and sees EOF: give it a moment
- * to write that to its clients before it is told to go. */
+ * to write that to its clients before it is told to go. SIGKILL, not SIGTERM: qmpd has no
+ * handler and, as pid 1 of its own pid namespace, would ignore any signal without one. */
 void sup_qmpd_stop(struct supervisor *s)
 {
 	pid_t pid = s->qmpd_pid;
@@ -226,11 +235,8 @@ void sup_qmpd_stop(struct supervisor *s)
 		return;
 	if (wait_exit(pid, QMPD_STOP_WAIT_MS))
 		return;
-	kill(pid, SIGTERM);
-	if (!wait_exit(pid, QMPD_STOP_WAIT_MS)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 /* ---- disk hotplug, host side ---- */
@@ -271,19 +277,100 @@ static bool device_id_used(const struct supervisor *s, const char *id)
 	return false;
 }
 
+/* ---- -hotplug-dir ---- */
+
+int sup_hotplug_dirs_open(struct supervisor *s)
+{
+	const struct vm_config *c = s->cfg;
+	struct stat st;
+
+	for (unsigned i = 0; i < c->nhotplug_dirs; i++) {
+		const char *why = NULL;
+
+		/* resolved once: a path is inside when what it opens has the real dir as prefix */
+		if (!realpath(c->hotplug_dirs[i], s->hotplug_dirs[i]) ||
+		    stat(s->hotplug_dirs[i], &st) < 0)
+			why = strerror(errno);
+		else if (!S_ISDIR(st.st_mode))
+			why = "not a directory";
+		if (why) {
+			fprintf(stderr, "bulkhead: -hotplug-dir: '%s': %s\n", c->hotplug_dirs[i], why);
+			return -1;
+		}
+	}
+	s->nhotplug_dirs = c->nhotplug_dirs;
+	return 0;
+}
+
+/*
+ * Is fd inside a -hotplug-dir? Its /proc/self/fd link is the path of what was actually opened,
+ * every symlink followed and every ".." gone, so a link inside pointing out is out. (A hard link
+ * placed in the directory is in it: whoever may write there decides what is there.)
+ */
+static bool inside_hotplug_dirs(const struct supervisor *s, int fd)
+{
+	char link[32], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return false;
+	path[n] = '\0';
+	for (unsigned i = 0; i < s->nhotplug_dirs; i++) {
+		const char *d = s->hotplug_dirs[i];
+		size_t len = strlen(d);
+
+		if (!strcmp(d, "/") || (!strncmp(path, d, len) && path[len] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The image a QMP client names: O_PATH first (no open side effects on whatever it names), then
+ * the -hotplug-dir check and the file type on that, then the real open of exactly that inode
+ * through /proc/self/fd -- never the name again, which could point elsewhere by then.
+ */
+static int open_image(struct supervisor *s, const struct hotplug_request *h,
+		      struct hotplug_reply *r)
+{
+	int flags = (h->read_only ? O_RDONLY : O_RDWR) | (h->direct ? O_DIRECT : 0) | O_CLOEXEC |
+		    O_NOCTTY;
+	int pfd = open(h->filename, O_PATH | O_CLOEXEC), fd = -1;
+	char link[32];
+	struct stat st;
+
+	if (pfd < 0) {
+		fail(r, QMP_ERR_GENERIC, "Could not open '%s': %s", h->filename, strerror(errno));
+		return -1;
+	}
+	if (s->nhotplug_dirs && !inside_hotplug_dirs(s, pfd))
+		fail(r, QMP_ERR_GENERIC, "'%s' is outside the allowed hotplug directories",
+		     h->filename);
+	else if (fstat(pfd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
+		fail(r, QMP_ERR_GENERIC, "'%s' is not a regular file or block device", h->filename);
+	else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+		fd = open(link, flags);
+		if (fd < 0)
+			fail(r, QMP_ERR_GENERIC, "Could not open '%s': %s", h->filename,
+			     strerror(errno));
+	}
+	close(pfd);
+	return fd;
+}
+
 /*
  * Open an image named by a QMP client. Safe because: qmpd only talks to the VM's uid and root
- * (SO_PEERCRED), and that uid is ours, so the client opens nothing it could not open itself;
- * O_RDONLY when read-only, never O_CREAT; only regular files and block devices; the worker
- * gets the fd, never the path.
+ * (SO_PEERCRED), and the socket is ours, mode 0600; with -hotplug-dir only files inside those
+ * directories; O_RDONLY when read-only, never O_CREAT; only regular files and block devices;
+ * the worker gets the fd, never the path.
  */
 static uint32_t blockdev_add(struct supervisor *s, const struct hotplug_request *h,
 			     struct hotplug_reply *r)
 {
-	int flags = (h->read_only ? O_RDONLY : O_RDWR) | (h->direct ? O_DIRECT : 0) | O_CLOEXEC |
-		    O_NOCTTY;
 	struct blk_node *n = NULL;
-	struct stat st;
 	int fd;
 
 	if (!control_id_ok(h->node_name) || strlen(h->filename) >= VM_PATH_MAX)
@@ -295,15 +382,9 @@ static uint32_t blockdev_add(struct supervisor *s, const struct hotplug_request 
 			n = &s->node[i];
 	if (!n)
 		return fail(r, QMP_ERR_GENERIC, "too many block nodes");
-	fd = open(h->filename, flags);
+	fd = open_image(s, h, r);
 	if (fd < 0)
-		return fail(r, QMP_ERR_GENERIC, "Could not open '%s': %s", h->filename,
-			    strerror(errno));
-	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		close(fd);
-		return fail(r, QMP_ERR_GENERIC, "'%s' is not a regular file or block device",
-			    h->filename);
-	}
+		return r->error;
 	*n = (struct blk_node){ .used = true, .hotplug = true, .fd = fd, .slot = -1,
 				.d = { .readonly = h->read_only, .direct = h->direct } };
 	snprintf(n->d.id, sizeof(n->d.id), "%s", h->node_name);

@@ -51,6 +51,14 @@ struct supervisor {
 	int sigfd;
 	pid_t core_pid;
 	pid_t parent;                 /* our pid, for the children's PDEATHSIG check */
+	int self_pidfd;               /* our pidfd, for that check in a child's own pid namespace */
+	bool no_pidns;                /* the host refused CLONE_NEWPID: workers share our pid ns */
+	bool runas;                   /* -runas: every child drops to run_uid/run_gid */
+	uid_t run_uid;
+	gid_t run_gid;
+	/* -hotplug-dir, resolved at startup; blockdev-add opens only files inside one */
+	unsigned nhotplug_dirs;
+	char hotplug_dirs[VM_MAX_HOTPLUG_DIRS][PATH_MAX];
 	bool tty_raw;
 	struct termios tty;
 	bool have_exit;
@@ -82,7 +90,20 @@ bool sup_restart_allowed(struct restarts *r);
 /* Spawn the bulkhead-blk of w (w->node set); *fd = the core's end of its socket. */
 int sup_spawn_blk(struct supervisor *s, struct blk_worker *w, int *fd);
 
+/* spawn.c */
+/* -runas USER[:GROUP] to ids (s->runas, run_uid, run_gid); -1 after one line on stderr. */
+int sup_resolve_runas(struct supervisor *s);
+/* "--runas=UID:GID" for a worker, or "" without -runas */
+void sup_runas_arg(const struct supervisor *s, char *buf, size_t len);
+/* fork(), or with pidns a clone into a new pid namespace (falls back to fork where refused) */
+pid_t sup_fork(struct supervisor *s, bool pidns);
+/* In a new child, before exec: false if the supervisor is already gone. */
+bool sup_parent_alive(const struct supervisor *s);
+int sup_self_pidfd(void);
+
 /* hotplug.c */
+/* -hotplug-dir: resolve each directory (realpath); -1 after one line on stderr. */
+int sup_hotplug_dirs_open(struct supervisor *s);
 int sup_qmp_open(struct supervisor *s);
 void sup_qmp_close(struct supervisor *s);
 int sup_qmpd_start(struct supervisor *s);

@@ -38,6 +38,7 @@ const struct sandbox_profile sandbox_profile_qmpd = {
 	.rules = rules,
 	.nrules = sizeof(rules) / sizeof(rules[0]),
 	.base = true,
+	.pidns = true,         /* hotplug.c sup_qmpd_start: clone(CLONE_NEWPID) */
 	.nofile_extra = 80,    /* clients */
 	.fds = fds,
 };

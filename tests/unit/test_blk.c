@@ -603,6 +603,13 @@ Test(opts, good)
 	cr_assert_eq(o.iops, 1000000);
 	cr_assert_eq(o.num_queues, 16);
 	cr_assert_str_eq(o.name, "rootfs");
+	cr_assert_not(o.runas);
+
+	cr_assert_eq(parse(&o, err, "--fd=3", "--blk-fd=4", "--runas=65534:65533", NULL), 0, "%s",
+		     err);
+	cr_assert(o.runas);
+	cr_assert_eq(o.runas_uid, 65534);
+	cr_assert_eq(o.runas_gid, 65533);
 
 	cr_assert_eq(parse(&o, err, "--print-capabilities", NULL), 0);
 	cr_assert(o.print_caps);
@@ -638,6 +645,12 @@ Test(opts, errors)
 		{ "--fd=3", "--blk-file=d", "stray", NULL },
 		{ "--fd=3", "--blk-file=d", "--read-only=yes", NULL },
 		{ "--fd=3", "--blk-file=d", "--iops", NULL },               /* missing argument */
+		{ "--fd=3", "--blk-file=d", "--runas=nobody", NULL },       /* names: not here */
+		{ "--fd=3", "--blk-file=d", "--runas=65534", NULL },
+		{ "--fd=3", "--blk-file=d", "--runas=65534:", NULL },
+		{ "--fd=3", "--blk-file=d", "--runas=:1", NULL },
+		{ "--fd=3", "--blk-file=d", "--runas=1:-1", NULL },
+		{ "--fd=3", "--blk-file=d", "--runas=4294967295:1", NULL },
 		{ "--fd=3", "--blk-file=d", "-x", NULL },
 	};
 

@@ -709,3 +709,78 @@ Test(cli_exit, error_before_help)
 {
 	ERR("-smp: '0' is out of range (1-254)", "-smp", "0", "--help");
 }
+
+/* ---- bulkhead extensions: -runas, -hotplug-dir (issue 5) ---- */
+
+Test(cli_golden, runas_and_hotplug_dirs)
+{
+	GOLDEN("name=\n"
+	       "uuid=\n"
+	       "machine.acpi=on\n"
+	       "machine.dump-guest-core=on\n"
+	       "machine.mem-share=off\n"
+	       "kernel=/k\n"
+	       "initrd=\n"
+	       "append=\n"
+	       "smp=1\n"
+	       "mem=268435456\n"
+	       "mem-path=\n"
+	       "serial=\n"
+	       "log=\n"
+	       "daemonize=off\n"
+	       "pidfile=\n"
+	       "disable-seccomp=off\n"
+	       "runas=nobody:nogroup\n"
+	       "hotplug-dir=/srv/images\n"
+	       "hotplug-dir=/var/lib/vm/disks\n",
+	       "-hotplug-dir", "/srv/images", "-kernel", "/k", "-runas", "nobody:nogroup",
+	       "-hotplug-dir", "/var/lib/vm/disks");
+}
+
+Test(cli_values, runas_forms)
+{
+	const char *ok[] = { "nobody", "65534", "65534:65534", "nobody:65534", "svc-vm.1:kvm_",
+			     "abcdefghijklmnopqrstuvwxyz012345" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct run r = parse2("-runas", ok[i]);
+
+		cr_expect_eq(r.res, CLI_OK, "-runas %s: %s", ok[i], r.err);
+		cr_expect_str_eq(r.cfg.runas, ok[i]);
+		run_free(&r);
+	}
+}
+
+Test(cli_errors, runas)
+{
+	const char *bad[] = { "", ":", "nobody:", ":nogroup", "a:b:c", "-x", "no body",
+			      "nobody:-1", "a/b", "abcdefghijklmnopqrstuvwxyz0123456" };
+	char want[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want),
+			 "-runas: '%s' is not USER or USER:GROUP (names or numbers)", bad[i]);
+		ERR(want, "-kernel", "/k", "-runas", bad[i]);
+	}
+	ERR("-runas: missing argument", "-kernel", "/k", "-runas");
+	ERR("-runas: given more than once", "-kernel", "/k", "-runas", "a", "-runas", "b");
+}
+
+Test(cli_errors, hotplug_dir)
+{
+	ERR("-hotplug-dir: 'images' must be an absolute path",
+	    "-kernel", "/k", "-hotplug-dir", "images");
+	ERR("-hotplug-dir: '' must be an absolute path", "-kernel", "/k", "-hotplug-dir", "");
+	ERR("-hotplug-dir: at most 8 directories", "-kernel", "/k",
+	    "-hotplug-dir", "/1", "-hotplug-dir", "/2", "-hotplug-dir", "/3", "-hotplug-dir", "/4",
+	    "-hotplug-dir", "/5", "-hotplug-dir", "/6", "-hotplug-dir", "/7", "-hotplug-dir", "/8",
+	    "-hotplug-dir", "/9");
+}
+
+Test(cli_exit, help_names_the_extensions)
+{
+	expect_exit_ok("--help", "Usage: bulkhead", "-runas USER[:GROUP]\n"
+		       "      bulkhead extension: when started as root");
+	expect_exit_ok("--help", "Usage: bulkhead", "-hotplug-dir DIR\n"
+		       "      bulkhead extension: blockdev-add opens only files inside DIR");
+}

@@ -244,3 +244,44 @@ Test(sandbox, describe_exit)
 	cr_expect_str_eq(buf, "exited with status 3");
 	close(fd);
 }
+
+/* --runas=UID:GID as the supervisor passes it to bulkhead-qmpd: numbers only, both given. */
+Test(sandbox, parse_runas)
+{
+	const char *bad[] = { "", "65534", "65534:", ":65534", "nobody:1", "1:nogroup", "-1:1",
+			      "1:-1", "+1:1", "1:1:1", "1:1 ", "4294967295:1", "1:4294967295",
+			      "99999999999999999999:1" };
+	struct sandbox_opts o = { 0 };
+
+	cr_expect_eq(sandbox_parse_runas("65534:65533", &o), 0);
+	cr_expect(o.runas);
+	cr_expect_eq(o.uid, 65534);
+	cr_expect_eq(o.gid, 65533);
+	cr_expect_eq(sandbox_parse_runas("0:0", &o), 0);
+	cr_expect(o.uid == 0 && o.gid == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = (struct sandbox_opts){ 0 };
+		cr_expect_eq(sandbox_parse_runas(bad[i], &o), -EINVAL, "'%s' accepted", bad[i]);
+		cr_expect_not(o.runas, "'%s' set runas", bad[i]);
+	}
+}
+
+/* Which kinds get a pid namespace, said where the rules are printed: the workers the
+ * supervisor clones into one, not the core (query-cpus reports host thread ids). */
+Test(sandbox, printed_pid_namespace)
+{
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
+		const struct sandbox_profile *p = sandbox_profile(k);
+		bool want = k == SANDBOX_DEV_BLK || k == SANDBOX_QMPD;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		sandbox_print_profile(f, k);
+		fclose(f);
+		cr_expect_eq(p->pidns, want, "%s: pidns %d", p->name, p->pidns);
+		cr_expect(strstr(buf, want ? "pid: its own, as pid 1" : "pid: its parent's\n"),
+			  "%s: %s", p->name, buf);
+		free(buf);
+	}
+}

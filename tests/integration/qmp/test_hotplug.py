@@ -6,7 +6,8 @@ writes the disk; device_del unplugs it (DEVICE_DELETED); the image on the host h
 the guest wrote. Twice, into the same slot. Then the errors: unknown ids, a busy slot, a
 reused id, a missing file, a slot that does not exist, a node in use -- each a clear error
 that changes nothing, which the test proves by doing the real thing afterwards and by
-counting bulkhead-blk workers."""
+counting bulkhead-blk workers. Last, -hotplug-dir: files outside, symlinks inside pointing out
+and ".." ways out are refused; files inside work, however they are named."""
 
 import os
 import sys
@@ -167,5 +168,59 @@ def test_hotplug_errors(env):
     check(vm.wait_exit() == 0, "exit status after quit")
 
 
+def test_hotplug_dirs(env):
+    """-hotplug-dir: blockdev-add opens only files that really are inside an allowed directory
+    (the path of what was opened, symlinks followed and ".." gone); refusals change nothing."""
+    allowed, other = env.path("allowed"), env.path("other")
+    os.mkdir(allowed)
+    os.mkdir(other)
+    os.mkdir(os.path.join(allowed, "sub"))
+    inside, outside = os.path.join(allowed, "in.img"), env.path("out.img")
+    elsewhere = os.path.join(other, "else.img")
+    for p in (inside, outside, elsewhere):
+        make_image(p, 0, size=1 << 16)
+    os.symlink(outside, os.path.join(allowed, "link-out.img"))
+    os.symlink("../other/else.img", os.path.join(allowed, "rel-out.img"))
+    os.symlink("in.img", os.path.join(allowed, "link-in.img"))
+    os.symlink(allowed, env.path("allowed-link"))
+    # the directory named through a symlink: what counts is where it really is
+    os.mkdir(env.path("empty"))
+    vm = env.vm(extra=["-hotplug-dir", env.path("allowed-link"),
+                       "-hotplug-dir", env.path("empty")]).start()
+    c = vm.connect()
+    refused = "outside the allowed hotplug directories"
+    for path in (outside,                                      # plainly outside
+                 elsewhere,                                    # another directory
+                 os.path.join(allowed, "link-out.img"),        # a symlink inside, pointing out
+                 os.path.join(allowed, "rel-out.img"),         # the same, relative
+                 os.path.join(allowed, "..", "out.img"),       # ".." out of it
+                 os.path.join(allowed, "sub", "..", "..", "out.img"),
+                 env.path("allowed-link") + "/../out.img"):  # ".." after the dir's link
+        d = c.err("blockdev-add", blockdev("drive-0", path), cls="GenericError", desc_re=refused)
+        check(path in d, "the refusal does not name %r: %r" % (path, d))
+    # a missing file inside is just missing
+    c.err("blockdev-add", blockdev("drive-0", os.path.join(allowed, "none.img")),
+          cls="GenericError", desc_re="Could not open")
+    check(vm.blk_workers() == [], "a refused blockdev-add started a worker")
+    # nothing was taken: the node name is free, and files inside work, however named
+    for k, path in enumerate((inside, os.path.join(allowed, "link-in.img"),
+                              os.path.join(allowed, "sub", "..", "in.img"),
+                              os.path.join(env.path("allowed-link"), "in.img"))):
+        check(c.cmd("blockdev-add", blockdev("drive-%d" % k, path)) == {},
+              "blockdev-add %s" % path)
+    check(c.cmd("device_add", {"id": "drive-0", "driver": "virtio-blk-mmio", "addr": "0x1"}) == {},
+          "device_add")
+    wait_workers(vm, 1, "after device_add")
+    fds = os.path.join("/proc", str(vm.blk_workers()[0]), "fd")
+    held = {os.readlink(os.path.join(fds, f)) for f in os.listdir(fds)}
+    check(os.path.realpath(inside) in held, "the worker does not hold %s: %r" % (inside, held))
+    check_deleted(c, "drive-0")
+    wait_workers(vm, 0, "after device_del")
+    for k in range(4):
+        check(c.cmd("blockdev-del", {"node-name": "drive-%d" % k}) == {}, "blockdev-del")
+    c.cmd("quit")
+    check(vm.wait_exit() == 0, "exit status after quit")
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests([test_hotplug_guest, test_hotplug_errors]))
+    sys.exit(run_tests([test_hotplug_guest, test_hotplug_errors, test_hotplug_dirs]))

@@ -9,6 +9,10 @@
 #     new worker is sandboxed too, the VM keeps running, and the probe passes (every read's
 #     data checked) with bulkhead exiting 0;
 #  3. SIGKILL qmpd: it comes back (sandboxed) and the VM goes on.
+# Run as root, bulkhead gets -runas nobody: every child and thread shows nobody's uid and gid
+# (all four of each) and no supplementary groups, bulkhead-blk and qmpd are pid 1 of their own
+# pid namespace (NSpid: HOSTPID 1) and the core is in ours, and QMP still answers (from root;
+# qmpd allows root and the -runas uid).
 #
 # usage: sandbox-vm.sh BULKHEAD PROBE_ELF
 set -u
@@ -16,6 +20,10 @@ bulkhead=$1 probe=$2
 loop=${SANDBOX_VM_LOOP:-300000}
 dir=$(mktemp -d /tmp/sandbox-vm.XXXXXX)
 vm=
+runas=() ruid=$(id -u) rgid=$(id -g)
+if [ "$ruid" = 0 ]; then
+	runas=(-runas nobody) ruid=$(id -u nobody) rgid=$(id -g nobody)
+fi
 cleanup() {
 	if [ -n "$vm" ]; then
 		kill -9 "$vm" 2>/dev/null
@@ -40,7 +48,7 @@ done >"$img"
 head -c 512 /dev/zero | tr '\0' '\245' | dd of="$img" bs=512 conv=notrunc status=none
 
 "$bulkhead" -kernel "$probe" -serial stdio -smp 2 -m 256 -drive "id=d0,file=$img,serial=sbx" \
-	-qmp "unix:$dir/qmp.sock,server,nowait" \
+	-qmp "unix:$dir/qmp.sock,server,nowait" "${runas[@]}" \
 	-append "probe=blk probe.token=sbx blk.expect=a5 blk.sectors=2048 blk.fill=1 blk.loop=$loop blk.write=3c blk.serial=sbx" \
 	</dev/null >"$out" 2>"$err" &
 vm=$!
@@ -100,6 +108,22 @@ inspect() {   # inspect PID KIND
 			fail "$kind task ${task##*/}: $(grep ^NoNewPrivs "$task/status")"
 	done
 	ok "$kind (pid $pid): Seccomp: 2 and NoNewPrivs: 1 in all $(ls /proc/"$pid"/task | wc -l) thread(s)"
+	for task in /proc/"$pid"/task/*; do
+		grep -q "^Uid:[[:space:]]*$ruid[[:space:]]*$ruid[[:space:]]*$ruid[[:space:]]*$ruid\$" "$task/status" &&
+			grep -q "^Gid:[[:space:]]*$rgid[[:space:]]*$rgid[[:space:]]*$rgid[[:space:]]*$rgid\$" "$task/status" ||
+			fail "$kind task ${task##*/}, want uid $ruid gid $rgid: $(grep -E '^(Uid|Gid)' "$task/status" | tr '\n\t' '  ')"
+		[ ${#runas[@]} = 0 ] || grep -q '^Groups:[[:space:]]*$' "$task/status" ||
+			fail "$kind task ${task##*/} keeps supplementary groups: $(grep ^Groups "$task/status")"
+	done
+	ok "$kind: uid $ruid and gid $rgid${runas[*]:+ (${runas[*]}), no supplementary groups,} in every thread"
+	nspid=$(grep '^NSpid:' /proc/"$pid"/status | cut -f2-)
+	if [ "$kind" = core-control ]; then
+		[ "$nspid" = "$pid" ] || fail "$kind: NSpid '$nspid', want only $pid (the host's pid namespace)"
+		ok "$kind: in the host's pid namespace (NSpid: $nspid)"
+	else
+		[ "$nspid" = "$pid	1" ] || fail "$kind: NSpid '$nspid', want '$pid<TAB>1' (pid 1 of its own)"
+		ok "$kind: pid 1 of its own pid namespace (NSpid: $pid 1)"
+	fi
 	[ -z "$(ls -A /proc/"$pid"/root/)" ] || fail "$kind: its root is not empty: $(ls -A /proc/"$pid"/root/)"
 	ok "$kind: /proc/$pid/root is an empty directory"
 	check_fds "$pid" "$kind"
@@ -113,6 +137,16 @@ stacked=$(grep -l '^Seccomp_filters:[[:space:]]*2$' /proc/"$core"/task/*/status 
 ok "core: $stacked threads run core-vcpu stacked on core-control"
 inspect "$blk" dev-blk
 inspect "$qmpd" qmpd
+grep -aq 'pid namespace skipped' "$err" && fail "a child says it has no pid namespace of its own"
+
+# QMP through qmpd in its namespaces, as root: a client it allows
+qmp_status() {
+	printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"query-status"}' |
+		timeout 10 socat -t 5 - UNIX-CONNECT:"$dir/qmp.sock" 2>&1
+}
+st=$(qmp_status)
+grep -q '"status":"running"' <<<"$st" || fail "QMP query-status: $st"
+ok "QMP answers (query-status: running)"
 
 # ---- kill tests: the worker and qmpd come back, sandboxed, and the guest goes on ----
 kill -9 "$blk"
@@ -127,6 +161,9 @@ newqmpd() { q=$(child bulkhead-qmpd); [ -n "$q" ] && [ "$q" != "$qmpd" ] && grep
 wait_for "a new bulkhead-qmpd" newqmpd
 ok "qmpd SIGKILLed: restarted (pid $qmpd -> $q)"
 inspect "$q" qmpd
+st=$(qmp_status)
+grep -q '"status":"running"' <<<"$st" || fail "QMP query-status after the restart: $st"
+ok "QMP answers after qmpd's restart"
 grep -aq '^PROBE OK blk-loop' "$out" && fail "the read loop ended before the kills; raise SANDBOX_VM_LOOP"
 
 wait "$vm"
