@@ -31,6 +31,13 @@ static const struct sandbox_rule rules[] = {
 		  "fstat() in glibc 2.36 is newfstatat(fd, \"\", AT_EMPTY_PATH): vu_backend.c and "
 		  "vu_frontend.c check the memfds they receive"),
 	SB_ALLOW(getrandom, "glibc malloc seeds its tcache on first use"),
+#ifdef __SANITIZE_ADDRESS__
+	/* only in -Db_sanitize=address builds: what the sanitizer runtime itself calls */
+	SB_ALLOW(sched_getaffinity, "sanitizer runtime: CPU count when a thread starts"),
+	SB_ALLOW(sigaltstack, "sanitizer runtime: its own signal stack per thread"),
+	SB_ALLOW1(madvise, SB_ARG_EQ(2, MADV_NOHUGEPAGE), "sanitizer runtime: shadow memory"),
+	SB_ALLOW1(madvise, SB_ARG_EQ(2, MADV_DONTDUMP), "sanitizer runtime: shadow memory"),
+#endif
 };
 
 const struct sandbox_profile sandbox_profile_base = {

@@ -34,17 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 {
-	static const char *const seeds[] = {
-		"-kernel\0/k\0-smp\0cpus=4\0-m\0 1G\0-machine\0type=microvm,acpi=off",
-		"-name\0vm1\0-uuid\0 01234567-89ab-cdef-0123-456789abcdef\0-kernel\0/k\0-D",
-		"-kernel\0/k\0-append\0console=ttyS0\0-serial\0stdio\0-mem-path\0/dev/hugepages",
+	/* argv words separated by NULs; sizeof - 1 drops the literal's own terminator */
+	static const char s0[] = "-kernel\0/k\0-smp\0cpus=4\0-m\0 1G\0-machine\0type=microvm,acpi=off";
+	static const char s1[] = "-name\0vm1\0-uuid\0 01234567-89ab-cdef-0123-456789abcdef\0-kernel\0/k\0-D";
+	static const char s2[] = "-kernel\0/k\0-append\0console=ttyS0\0-serial\0stdio\0-mem-path\0/dev/hugepages";
+	static const struct { const char *s; size_t n; } seeds[] = {
+		{ s0, sizeof(s0) - 1 }, { s1, sizeof(s1) - 1 }, { s2, sizeof(s2) - 1 },
 	};
-	const char *s = seeds[i % 3];
-	size_t n = 0;
+	size_t n = seeds[i % 3].n < cap ? seeds[i % 3].n : cap;
 
-	/* the seeds contain NULs: copy up to the double terminator */
-	while (n + 1 < cap && !(s[n] == '\0' && s[n + 1] == '\0') && n < 200)
-		n++;
-	memcpy(buf, s, n);
+	memcpy(buf, seeds[i % 3].s, n);
 	return n;
 }

@@ -520,8 +520,10 @@ static void raw_send(struct raw *x, uint32_t req, uint32_t flags, const void *pa
 	struct vu_msg m;
 
 	m.hdr = (struct vu_hdr){ req, VU_HDR_VERSION | flags, size };
-	memcpy(m.p.raw, payload, size);
-	memcpy(m.fds, fds, nfds * sizeof(int));
+	if (size)
+		memcpy(m.p.raw, payload, size);
+	if (nfds)
+		memcpy(m.fds, fds, nfds * sizeof(int));
 	m.nfds = nfds;
 	cr_assert_eq(vu_msg_send(x->sv[0], &m), 0);
 }
@@ -989,12 +991,12 @@ Test(vhost_user_front, lying_feature_replies)
 		{ "version 2", VU_GET_FEATURES, 0x2 | VU_HDR_REPLY, 8, false },
 		{ "an fd nobody asked for", VU_GET_FEATURES, RF, 8, true },
 	};
-	uint64_t v = 7, got;
+	uint64_t v[2] = { 7, 0 }, got;   /* room for the 12-byte lie */
 	struct liar l;
 
 	for (unsigned i = 0; i < ARRAY_SIZE(lies); i++) {
 		liar_begin(&l);
-		lie(&l, lies[i].req, lies[i].flags, &v, lies[i].size, lies[i].fd ? l.sv[1] : -1);
+		lie(&l, lies[i].req, lies[i].flags, v, lies[i].size, lies[i].fd ? l.sv[1] : -1);
 		cr_assert_eq(vuf_get_features(&l.f, &got), -EPROTO, "%s", lies[i].what);
 		cr_assert_eq(l.f.features, 0);
 		liar_end(&l);
