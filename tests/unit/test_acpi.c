@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "le.h"
+#include "test_desc.h"
 #include "acpi.h"
 #include "aml.h"
 
@@ -13,28 +15,6 @@
 
 static uint8_t tbuf[LAYOUT_ACPI_SIZE];
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
-
-static struct machine_desc make_desc(unsigned ncpus, unsigned nmmio)
-{
-	struct machine_desc d = { .ncpus = ncpus, .nmmio = nmmio };
-	for (unsigned i = 0; i < nmmio; i++) {
-		d.mmio[i].base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE;
-		d.mmio[i].size = LAYOUT_VIRTIO_MMIO_SIZE;
-		d.mmio[i].irq = LAYOUT_VIRTIO_FIRST_IRQ + i;
-	}
-	return d;
-}
 
 static long build(unsigned ncpus, unsigned nmmio)
 {
@@ -53,21 +33,21 @@ static const uint8_t *table_at(uint64_t gpa, const char *sig, long used)
 	cr_assert_lt(gpa - BASE + 36, (uint64_t)used, "%s out of range", sig);
 	const uint8_t *t = tbuf + (gpa - BASE);
 	cr_assert_eq(memcmp(t, sig, 4), 0, "signature %.4s != %s", (const char *)t, sig);
-	uint32_t len = rd32(t + 4);
+	uint32_t len = le_get32(t + 4);
 	cr_assert_leq(gpa - BASE + len, (uint64_t)used, "%s length %u past end", sig, len);
-	cr_assert_eq(sum(t, len), 0, "%s checksum", sig);
+	cr_assert_eq(checksum8(t, len), 0, "%s checksum", sig);
 	cr_assert_eq(memcmp(t + 10, "BLKHD ", 6), 0);
 	return t;
 }
 
 static const uint8_t *xsdt_find(const char *sig, long used)
 {
-	const uint8_t *x = table_at(rd64(tbuf + 24), "XSDT", used);
-	uint32_t n = (rd32(x + 4) - 36) / 8;
+	const uint8_t *x = table_at(le_get64(tbuf + 24), "XSDT", used);
+	uint32_t n = (le_get32(x + 4) - 36) / 8;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *t = tbuf + (rd64(x + 36 + 8 * i) - BASE);
+		const uint8_t *t = tbuf + (le_get64(x + 36 + 8 * i) - BASE);
 		if (!memcmp(t, sig, 4))
-			return table_at(rd64(x + 36 + 8 * i), sig, used);
+			return table_at(le_get64(x + 36 + 8 * i), sig, used);
 	}
 	cr_assert_fail("%s not in XSDT", sig);
 	return NULL;
@@ -79,18 +59,18 @@ Test(acpi, rsdp_and_xsdt)
 	const uint8_t *r = tbuf;
 
 	cr_assert_eq(memcmp(r, "RSD PTR ", 8), 0);
-	cr_assert_eq(sum(r, 20), 0, "RSDP v1 checksum");
+	cr_assert_eq(checksum8(r, 20), 0, "RSDP v1 checksum");
 	cr_assert_eq(r[15], 2, "revision");
-	cr_assert_eq(rd32(r + 20), 36, "RSDP length");
-	cr_assert_eq(sum(r, 36), 0, "RSDP extended checksum");
+	cr_assert_eq(le_get32(r + 20), 36, "RSDP length");
+	cr_assert_eq(checksum8(r, 36), 0, "RSDP extended checksum");
 	cr_assert_eq(memcmp(r + 9, "BLKHD ", 6), 0);
-	cr_assert_eq(rd64(r + 24) % 8, 0);
+	cr_assert_eq(le_get64(r + 24) % 8, 0);
 
-	const uint8_t *x = table_at(rd64(r + 24), "XSDT", used);
-	cr_assert_eq(rd32(x + 4), 36 + 16, "XSDT lists exactly FADT and MADT");
+	const uint8_t *x = table_at(le_get64(r + 24), "XSDT", used);
+	cr_assert_eq(le_get32(x + 4), 36 + 16, "XSDT lists exactly FADT and MADT");
 	const char *want[] = { "FACP", "APIC" };
 	for (int i = 0; i < 2; i++)
-		table_at(rd64(x + 36 + 8 * i), want[i], used);
+		table_at(le_get64(x + 36 + 8 * i), want[i], used);
 }
 
 static void check_gas_io8(const uint8_t *g, uint16_t port)
@@ -99,7 +79,7 @@ static void check_gas_io8(const uint8_t *g, uint16_t port)
 	cr_assert_eq(g[1], 8, "bit width");
 	cr_assert_eq(g[2], 0, "bit offset");
 	cr_assert_eq(g[3], 1, "byte access");
-	cr_assert_eq(rd64(g + 4), port);
+	cr_assert_eq(le_get64(g + 4), port);
 }
 
 Test(acpi, fadt)
@@ -107,15 +87,15 @@ Test(acpi, fadt)
 	long used = build(1, 3);
 	const uint8_t *f = xsdt_find("FACP", used);
 
-	cr_assert_eq(rd32(f + 4), 276);
+	cr_assert_eq(le_get32(f + 4), 276);
 	cr_assert_eq(f[8], 6, "revision");
-	uint32_t flags = rd32(f + 112);
+	uint32_t flags = le_get32(f + 112);
 	cr_assert(flags & (1u << 20), "HW_REDUCED_ACPI");
 	cr_assert(flags & (1u << 10), "RESET_REG_SUP");
-	cr_assert_eq(rd16(f + 109), (1u << 1) | (1u << 2), "IAPC_BOOT_ARCH 8042 | no VGA");
-	cr_assert_neq(rd16(f + 46), 0, "SCI_INT 0 would capture the IRQ0 override");
-	uint64_t x_dsdt = rd64(f + 140);
-	cr_assert_eq(rd32(f + 40), x_dsdt, "DSDT and X_DSDT agree");
+	cr_assert_eq(le_get16(f + 109), (1u << 1) | (1u << 2), "IAPC_BOOT_ARCH 8042 | no VGA");
+	cr_assert_neq(le_get16(f + 46), 0, "SCI_INT 0 would capture the IRQ0 override");
+	uint64_t x_dsdt = le_get64(f + 140);
+	cr_assert_eq(le_get32(f + 40), x_dsdt, "DSDT and X_DSDT agree");
 	table_at(x_dsdt, "DSDT", used);
 	check_gas_io8(f + 116, ACPI_PM_RESET);
 	cr_assert_eq(f[128], ACPI_PM_RESET_VALUE);
@@ -131,10 +111,10 @@ static void check_madt(unsigned ncpus)
 {
 	long used = build(ncpus, 16);
 	const uint8_t *m = xsdt_find("APIC", used);
-	uint32_t len = rd32(m + 4);
+	uint32_t len = le_get32(m + 4);
 	unsigned nlapic = 0, nioapic = 0, niso = 0;
 
-	cr_assert_eq(rd32(m + 36), LAYOUT_LAPIC_BASE);
+	cr_assert_eq(le_get32(m + 36), LAYOUT_LAPIC_BASE);
 	for (uint32_t off = 44; off < len;) {
 		const uint8_t *e = m + off;
 		cr_assert_geq(e[1], 2, "entry length");
@@ -144,21 +124,21 @@ static void check_madt(unsigned ncpus)
 			cr_assert_eq(e[1], 8);
 			cr_assert_eq(e[2], nlapic, "uid");
 			cr_assert_eq(e[3], nlapic, "apic id");
-			cr_assert_eq(rd32(e + 4), 1, "enabled");
+			cr_assert_eq(le_get32(e + 4), 1, "enabled");
 			nlapic++;
 			break;
 		case 1:
 			cr_assert_eq(e[1], 12);
 			cr_assert_eq(e[2], ncpus, "IOAPIC id after the CPUs'");
-			cr_assert_eq(rd32(e + 4), LAYOUT_IOAPIC_BASE);
-			cr_assert_eq(rd32(e + 8), 0, "GSI base");
+			cr_assert_eq(le_get32(e + 4), LAYOUT_IOAPIC_BASE);
+			cr_assert_eq(le_get32(e + 8), 0, "GSI base");
 			nioapic++;
 			break;
 		case 2:
 			cr_assert_eq(e[1], 10);
 			cr_assert_eq(e[2], 0, "ISA bus");
 			cr_assert_eq(e[3], 0, "IRQ0");
-			cr_assert_eq(rd32(e + 4), 2, "-> GSI2");
+			cr_assert_eq(le_get32(e + 4), 2, "-> GSI2");
 			niso++;
 			break;
 		default:
@@ -381,11 +361,11 @@ static const struct node *find(const char *path, enum kind k)
 static void decode_dsdt(long used)
 {
 	const uint8_t *f = xsdt_find("FACP", used);
-	const uint8_t *t = table_at(rd64(f + 140), "DSDT", used);
+	const uint8_t *t = table_at(le_get64(f + 140), "DSDT", used);
 
 	cr_assert_eq(t[8], 2, "DSDT revision 2 (64-bit integers)");
 	nnodes = 0;
-	dec_termlist(t, 36, rd32(t + 4), "\\");
+	dec_termlist(t, 36, le_get32(t + 4), "\\");
 }
 
 static void eisaid_str(uint64_t v, char out[8])
@@ -414,18 +394,18 @@ static struct res dec_res(const struct node *b)
 		const uint8_t *d = b->buf + i;
 		cr_assert(!r.end_tag, "descriptor after end tag");
 		if (d[0] & 0x80) {
-			size_t l = rd16(d + 1);
+			size_t l = le_get16(d + 1);
 			cr_assert_leq(i + 3 + l, b->buflen);
 			if (d[0] == 0x86) {
 				cr_assert_eq(l, 9);
 				cr_assert_eq(d[3], 1, "ReadWrite");
-				r.mem_base = rd32(d + 4);
-				r.mem_size = rd32(d + 8);
+				r.mem_base = le_get32(d + 4);
+				r.mem_size = le_get32(d + 8);
 			} else if (d[0] == 0x89) {
 				cr_assert_eq(l, 6);
 				cr_assert_eq(d[4], 1, "one interrupt");
 				r.ext_flags = d[3];
-				r.ext_irq = (int)rd32(d + 5);
+				r.ext_irq = (int)le_get32(d + 5);
 			} else {
 				cr_assert_fail("large item 0x%02x", d[0]);
 			}
@@ -436,12 +416,12 @@ static struct res dec_res(const struct node *b)
 			if (type == 0x08) {
 				cr_assert_eq(l, 7);
 				cr_assert_eq(d[1], 1, "Decode16");
-				r.io_min = rd16(d + 2);
-				r.io_max = rd16(d + 4);
+				r.io_min = le_get16(d + 2);
+				r.io_max = le_get16(d + 4);
 				r.io_len = d[7];
 			} else if (type == 0x04) {
 				cr_assert_eq(l, 2, "IRQNoFlags");
-				r.irq_mask = rd16(d + 1);
+				r.irq_mask = le_get16(d + 1);
 			} else if (type == 0x0f) {
 				cr_assert_eq(l, 1);
 				cr_assert_eq(d[1], 0, "end tag checksum 0 (no checksum)");

@@ -3,33 +3,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include "le.h"
+#include "test_desc.h"
 #include "mptable.h"
 
 #define BASE LAYOUT_MPTABLE_BASE
 
 static uint8_t tbuf[LAYOUT_MPTABLE_SIZE];
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
-
-static struct machine_desc make_desc(unsigned ncpus, unsigned nmmio)
-{
-	struct machine_desc d = { .ncpus = ncpus, .nmmio = nmmio };
-	for (unsigned i = 0; i < nmmio; i++) {
-		d.mmio[i].base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE;
-		d.mmio[i].size = LAYOUT_VIRTIO_MMIO_SIZE;
-		d.mmio[i].irq = LAYOUT_VIRTIO_FIRST_IRQ + i;
-	}
-	return d;
-}
 
 struct parsed {
 	unsigned ncpu, nbus, nioapic, nintsrc, nlint;
@@ -54,19 +35,19 @@ static struct parsed parse(long used)
 	cr_assert_eq(memcmp(f, "_MP_", 4), 0);
 	cr_assert_eq(f[8], 1, "length in paragraphs");
 	cr_assert_eq(f[9], 4, "spec 1.4");
-	cr_assert_eq(sum(f, 16), 0, "floating pointer checksum");
+	cr_assert_eq(checksum8(f, 16), 0, "floating pointer checksum");
 	cr_assert_eq(f[11], 0, "feature byte 1: config table present, no default config");
-	uint32_t phys = rd32(f + 4);
+	uint32_t phys = le_get32(f + 4);
 	cr_assert_eq(phys, BASE + 16, "table right after the floating pointer");
 
 	const uint8_t *t = tbuf + (phys - BASE);
-	uint16_t len = rd16(t + 4);
+	uint16_t len = le_get16(t + 4);
 	cr_assert_eq(memcmp(t, "PCMP", 4), 0);
 	cr_assert_eq(t[6], 4);
 	cr_assert_eq(16 + len, used, "returned size == floating pointer + table");
-	cr_assert_eq(sum(t, len), 0, "table checksum");
-	cr_assert_eq(rd32(t + 36), LAYOUT_LAPIC_BASE);
-	cr_assert_eq(rd16(t + 40), 0, "no extended table");
+	cr_assert_eq(checksum8(t, len), 0, "table checksum");
+	cr_assert_eq(le_get32(t + 36), LAYOUT_LAPIC_BASE);
+	cr_assert_eq(le_get16(t + 40), 0, "no extended table");
 
 	unsigned count = 0;
 	for (size_t off = 44; off < len; count++) {
@@ -88,7 +69,7 @@ static struct parsed parse(long used)
 		case 2:
 			cr_assert_eq(e[2], 0x11, "IOAPIC version");
 			cr_assert_eq(e[3] & 1, 1, "IOAPIC enabled");
-			cr_assert_eq(rd32(e + 4), LAYOUT_IOAPIC_BASE);
+			cr_assert_eq(le_get32(e + 4), LAYOUT_IOAPIC_BASE);
 			p.ioapic_id = e[1];
 			p.nioapic++;
 			break;
@@ -97,7 +78,7 @@ static struct parsed parse(long used)
 			cr_assert_eq(e[4], 0, "ISA bus");
 			cr_assert_eq(p.pin_of_irq[e[5]], -1, "IRQ %u listed twice", e[5]);
 			p.pin_of_irq[e[5]] = e[7];
-			p.flags_of_irq[e[5]] = rd16(e + 2);
+			p.flags_of_irq[e[5]] = le_get16(e + 2);
 			cr_assert_eq(e[6], p.ioapic_id, "destination IOAPIC id");
 			p.nintsrc++;
 			break;
@@ -110,7 +91,7 @@ static struct parsed parse(long used)
 		}
 		off += elen;
 	}
-	cr_assert_eq(count, rd16(t + 34), "entry count");
+	cr_assert_eq(count, le_get16(t + 34), "entry count");
 	return p;
 }
 
