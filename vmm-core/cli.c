@@ -172,6 +172,23 @@ int cli_need_val(struct cli_state *st, const char *opt, const char *key, const c
 	return val ? 0 : cli_fail(st, "%s: property '%s' needs a value", opt, key);
 }
 
+int cli_prop_range(struct cli_state *st, const char *opt, const char *key, const char *val,
+		   bool named, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *end, *k = named ? key : "", *sp = named ? " " : "";
+	int ret = cli_need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	ret = cli_parse_dec(val, out, &end);
+	if (ret == -EINVAL || (!ret && *end))
+		return cli_fail(st, "%s: %s%s'%s' is not a valid number", opt, k, sp, val);
+	if (ret || *out < min || *out > max)
+		return cli_fail(st, "%s: %s%s'%s' is out of range (%llu-%llu)", opt, k, sp, val,
+				(unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
 /* on|off|true|false; a bare flag (",readonly") means on, as in QEMU. */
 int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
 		  bool *out)
@@ -231,19 +248,11 @@ static int opt_machine(struct cli_state *st, const struct cli_opt *o, const char
 static int smp_cpus(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
 	uint64_t n;
-	const char *end;
-	int ret = cli_need_val(st, opt, key, val);
+	int ret = cli_prop_range(st, opt, key, val, false, VM_MIN_CPUS, VM_MAX_CPUS, &n);
 
-	if (ret)
-		return ret;
-	ret = cli_parse_dec(val, &n, &end);
-	if (ret == -EINVAL || (!ret && *end))
-		return cli_fail(st, "%s: '%s' is not a valid number", opt, val);
-	if (ret || n < VM_MIN_CPUS || n > VM_MAX_CPUS)
-		return cli_fail(st, "%s: '%s' is out of range (%d-%d)", opt, val,
-			    VM_MIN_CPUS, VM_MAX_CPUS);
-	st->cfg->ncpus = (unsigned)n;
-	return 0;
+	if (!ret)
+		st->cfg->ncpus = (unsigned)n;
+	return ret;
 }
 
 static const struct prop_desc smp_props[] = {

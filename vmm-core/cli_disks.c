@@ -77,18 +77,11 @@ static int drive_serial(struct cli_state *st, const char *opt, const char *key, 
 static int drive_iops(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
 	uint64_t n;
-	const char *end;
-	int ret = cli_need_val(st, opt, key, val);
+	int ret = cli_prop_range(st, opt, key, val, true, 0, VM_MAX_IOPS, &n);
 
-	if (ret)
-		return ret;
-	ret = cli_parse_dec(val, &n, &end);
-	if (ret == -EINVAL || (!ret && *end))
-		return cli_fail(st, "%s: %s '%s' is not a valid number", opt, key, val);
-	if (ret || n > VM_MAX_IOPS)
-		return cli_fail(st, "%s: %s '%s' is out of range (0-%d)", opt, key, val, VM_MAX_IOPS);
-	st->drive->iops = (uint32_t)n;
-	return 0;
+	if (!ret)
+		st->drive->iops = (uint32_t)n;
+	return ret;
 }
 
 static int drive_iothread(struct cli_state *st, const char *opt, const char *key,

@@ -72,6 +72,9 @@ int cli_copy_str(struct cli_state *st, const char *opt, char *dst, size_t size, 
 int cli_parse_dec(const char *s, uint64_t *out, const char **end);
 const char *cli_onoff(bool b);
 int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val);
+/* A decimal property value in [min, max]; `named` puts the key in the error text. */
+int cli_prop_range(struct cli_state *st, const char *opt, const char *key, const char *val,
+		   bool named, uint64_t min, uint64_t max, uint64_t *out);
 /* on|off|true|false; a bare flag means on. */
 int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
 		  bool *out);

@@ -203,21 +203,33 @@ static void data_read(void *opaque, uint64_t offset, void *data, unsigned len)
 	pthread_mutex_unlock(&k->lock);
 }
 
-static void data_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+/* One byte to port 0x60 (data) or 0x64 (command); the status bit says which came last. */
+static void port_write(struct i8042 *k, const void *data, unsigned len, bool cmd)
 {
-	struct i8042 *k = opaque;
+	uint8_t v;
 	bool reset;
 
-	(void)offset;
 	if (!len)
 		return;
+	v = *(const uint8_t *)data;
 	pthread_mutex_lock(&k->lock);
-	k->status &= ~STS_CMD;
-	reset = data_byte(k, *(const uint8_t *)data);
+	if (cmd) {
+		k->status |= STS_CMD;
+		reset = controller_cmd(k, v);
+	} else {
+		k->status &= ~STS_CMD;
+		reset = data_byte(k, v);
+	}
 	pthread_mutex_unlock(&k->lock);
 	/* outside the lock: ending the VM may take the VM's own locks and kick vCPUs */
 	if (reset)
 		request_reset(k);
+}
+
+static void data_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+{
+	(void)offset;
+	port_write(opaque, data, len, false);
 }
 
 static void cmd_read(void *opaque, uint64_t offset, void *data, unsigned len)
@@ -236,18 +248,8 @@ static void cmd_read(void *opaque, uint64_t offset, void *data, unsigned len)
 
 static void cmd_write(void *opaque, uint64_t offset, const void *data, unsigned len)
 {
-	struct i8042 *k = opaque;
-	bool reset;
-
 	(void)offset;
-	if (!len)
-		return;
-	pthread_mutex_lock(&k->lock);
-	k->status |= STS_CMD;
-	reset = controller_cmd(k, *(const uint8_t *)data);
-	pthread_mutex_unlock(&k->lock);
-	if (reset)
-		request_reset(k);
+	port_write(opaque, data, len, true);
 }
 
 const struct bus_dev_ops i8042_data_ops = {
