@@ -317,6 +317,15 @@ Test(cli_values, append_4095)
 
 /* ---- errors: exact text ---- */
 
+Test(cli_errors, drive_iops_range)
+{
+	ERR("-drive: iops '1000001' is out of range (0-1000000)",
+	    "-kernel", "/k", "-drive", "id=a,file=/a,iops=1000001");
+	ERR("-drive: iops 'abc' is not a valid number", "-kernel", "/k", "-drive", "id=a,file=/a,iops=abc");
+	ERR("-drive: iops '2x' is not a valid number", "-kernel", "/k", "-drive", "id=a,file=/a,iops=2x");
+	ERR("-drive: property 'iops' needs a value", "-kernel", "/k", "-drive", "id=a,file=/a,iops");
+}
+
 Test(cli_errors, smp_range)
 {
 	ERR("-smp: '0' is out of range (1-254)", "-kernel", "/k", "-smp", "0");
