@@ -36,7 +36,7 @@ die() { echo "guest-assets: error: $*" >&2; exit 1; }
 cached() {
 	local f
 	for f in "${OUTPUTS[@]}"; do
-		[[ -s $OUT/$f && $OUT/$f -nt $SCRIPT ]] || return 1
+		[[ -s $OUT/$f && $OUT/$f -nt $SCRIPT && $OUT/$f -nt $REPO/scripts/lib/debian-kernel.sh ]] || return 1
 	done
 }
 
@@ -63,33 +63,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 # --- kernel package -----------------------------------------------------------------------
 
-kernel_pkg() {
-	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-.*-cloud-amd64$/ && !n++ { print $2 }'
-}
-
-download() {
-	pkg=$(kernel_pkg || true)
-	[[ -n $pkg ]] || return 1
-	log "kernel package $pkg"
-	# apt's _apt user cannot write into a root-only mktemp dir; that warning is noise.
-	(cd "$WORK" && apt-get download -q "$pkg" 2>&1 | grep -v 'unsandboxed as root' || true)
-	deb=$(compgen -G "$WORK/${pkg}_*.deb" || true)
-	[[ -n $deb ]]
-}
-
-if ! download; then
-	# A fresh machine may have no package lists (deps.sh skips apt when all is installed),
-	# or stale ones naming a kernel the mirror no longer has.
-	log "refreshing package lists (apt-get update)"
-	apt-get update -q >/dev/null
-	download || die "cannot download the package linux-image-cloud-amd64 depends on"
-fi
-kver=${pkg#linux-image-}
-dpkg-deb -x "$deb" "$WORK/x"
+# shellcheck source=lib/debian-kernel.sh
+. "$REPO/scripts/lib/debian-kernel.sh"
+dk_fetch linux-image-cloud-amd64 "$WORK"
+kver=$dk_kver
 vmlinuz="$WORK/x/boot/vmlinuz-$kver"
 moddir="$WORK/x/lib/modules/$kver/kernel"
-[[ -f $vmlinuz ]] || die "$deb has no boot/vmlinuz-$kver"
+[[ -f $vmlinuz ]] || die "$dk_deb has no boot/vmlinuz-$kver"
 cp "$vmlinuz" "$WORK/vmlinuz"
 # The config tells later tests what is built in (e.g. no VIRTIO_MMIO_CMDLINE_DEVICES).
 cp "$WORK/x/boot/config-$kver" "$WORK/config"
@@ -126,57 +106,12 @@ log "vmlinux: $(stat -c %s "$WORK/vmlinux") bytes ELF from the lz4 payload"
 # --- initramfs ---------------------------------------------------------------------------------
 
 ROOT="$WORK/root"
-declare -A seen=()
-order=()
-
-# Copy module $1 (uncompressed) into the initramfs after its dependencies; record load order.
-add_module() {
-	local m=$1 src dst d
-	[[ -n ${seen[$m]:-} ]] && return 0
-	seen[$m]=1
-	src=$(find "$moddir" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) -print -quit)
-	if [[ -z $src ]]; then
-		grep -qE "/(${m}|${m//_/-})\.ko$" "$moddir/../modules.builtin" 2>/dev/null && return 0
-		die "module $m is neither in $pkg nor built in"
-	fi
-	dst="$ROOT/lib/modules/$m.ko"
-	case $src in
-	*.ko.xz) xz -dc "$src" >"$dst" ;;
-	*.ko.zst) zstd -dcq "$src" >"$dst" ;;
-	*.ko.gz) gzip -dc "$src" >"$dst" ;;
-	*) cp "$src" "$dst" ;;
-	esac
-	# .modinfo holds NUL-separated key=value strings; "depends=" lists what must load first.
-	for d in $(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | tr ',' ' '); do
-		add_module "$d"
-	done
-	order+=("$m")
-}
-
-mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,run,etc,root,lib/modules}
-for l in sbin usr/bin usr/sbin; do
-	mkdir -p "$(dirname "$ROOT/$l")"
-	ln -s /bin "$ROOT/$l"
-done
-
-BUSYBOX=$(command -v busybox)
-if command -v readelf >/dev/null && readelf -l "$BUSYBOX" | grep -q 'program interpreter'; then
-	die "$BUSYBOX is dynamically linked; install busybox-static"
-fi
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-	[[ $a == busybox || -e $ROOT/bin/$a ]] || ln -s busybox "$ROOT/bin/$a"
-done
-# The kernel opens /dev/console for init before anything is mounted; without the node init
-# starts with no stdout (init re-opens it after mounting devtmpfs, so non-root builds work).
-if (($(id -u) == 0)); then
-	mknod -m 600 "$ROOT/dev/console" c 5 1
-fi
-
+dk_busybox_root "$ROOT"
+dk_module_init "$moddir" "$ROOT"
 for m in "${MODULES[@]}"; do
-	add_module "$m"
+	dk_add_module "$m"
 done
-printf '%s\n' "${order[@]}" >"$ROOT/lib/modules/load-order"
+printf '%s\n' "${dk_order[@]}" >"$ROOT/lib/modules/load-order"
 
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
@@ -221,11 +156,9 @@ chmod 755 "$ROOT/init"
 
 # -R 0:0: files owned by root in the guest whoever builds; fixed mtimes, sorted names and
 # gzip -n make the image byte-for-byte reproducible.
-find "$ROOT" -exec touch -h -d @0 {} +
-(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) \
-	>"$WORK/initrd.cpio"
+dk_cpio "$ROOT" "$WORK/initrd.cpio"
 gzip -9nc "$WORK/initrd.cpio" >"$WORK/initrd.gz"
-log "initrd.gz: busybox $("$BUSYBOX" | sed -n '1s/^BusyBox \([^ ]*\).*/\1/p'), modules: ${order[*]}"
+log "initrd.gz: busybox $(busybox | sed -n '1s/^BusyBox \([^ ]*\).*/\1/p'), modules: ${dk_order[*]}"
 
 # --- publish -----------------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Run a command where /dev/kvm is complete enough for what it needs.
+#
+#   hardware KVM        the command runs here, directly
+#   kvm_pvm             --need probe runs here (guest probes work in ring 3); --need linux
+#                       (a stock kernel, which kvm_pvm cannot take to init) runs nested
+#   no /dev/kvm         nested
+#
+# Nested means inside the KVM test host: QEMU TCG with -cpu max (an emulated AMD-V with nested
+# paging) boots Debian's generic kernel (scripts/kvm-host-assets.sh), loads kvm-amd, mounts
+# this machine's / read-only and the repository (plus any --share) read-write over 9p, with
+# its own tmpfs on /tmp, /run and /dev/shm (unix sockets cannot live on 9p), switch_roots and
+# runs the command there with the same working directory and environment. Its output comes
+# back on stdout, its exit status is ours; a test host that does not finish within --timeout
+# is killed and reported (exit 124), with the tail of its kernel log.
+#
+# usage: scripts/kvm-host.sh [--need probe|linux] [--timeout S] [--vdso off] [--share DIR]...
+#                            [--mem MIB] [--smp N] [--] COMMAND [ARG...]
+#        scripts/kvm-host.sh --where [--need probe|linux]    print direct|nested and why
+# env:   BULKHEAD_KVM_HOST=direct|nested   force the choice (e.g. simulate a machine without
+#        /dev/kvm on one that has it); BULKHEAD_KVM_HOST_VDSO=off   as --vdso off;
+#        BULKHEAD_KVM_HOST_LOG=FILE   keep the test host's kernel log there.
+set -euo pipefail
+
+REPO=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
+need=probe tmo=1800 vdso=${BULKHEAD_KVM_HOST_VDSO:-on} mem=6144 smp=2 where=0
+shares=("$REPO")
+while (($#)); do
+	case $1 in
+	--need) need=$2; shift ;;
+	--timeout) tmo=$2; shift ;;
+	--vdso) vdso=$2; shift ;;
+	--share) shares+=("$(readlink -f "$2")"); shift ;;
+	--mem) mem=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--where) where=1 ;;
+	--) shift; break ;;
+	-*) echo "kvm-host: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+	shift
+done
+case $need in probe|linux) ;; *) echo "kvm-host: --need probe|linux" >&2; exit 2 ;; esac
+case $vdso in on|off) ;; *) echo "kvm-host: --vdso on|off" >&2; exit 2 ;; esac
+
+# choose: sets mode (direct|nested) and why.
+choose() {
+	if [[ -n ${BULKHEAD_KVM_HOST:-} ]]; then
+		mode=$BULKHEAD_KVM_HOST why="BULKHEAD_KVM_HOST=$mode"
+		[[ $mode == direct || $mode == nested ]] || { echo "kvm-host: BULKHEAD_KVM_HOST=direct|nested" >&2; exit 2; }
+	elif [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then
+		mode=nested why="no usable /dev/kvm here"
+	elif [[ -d /sys/module/kvm_pvm ]]; then
+		if [[ $need == probe ]]; then
+			mode=direct why="kvm_pvm runs guest probes"
+		else
+			mode=nested why="kvm_pvm cannot take a stock kernel to init"
+		fi
+	else
+		mode=direct why="hardware KVM"
+	fi
+	# The vDSO switch is a property of the test host's kernel.
+	if [[ $vdso == off && $mode == direct ]]; then
+		mode=nested why="$why; --vdso off needs the test host"
+	fi
+}
+choose
+if ((where)); then
+	echo "$mode ($why)"
+	exit 0
+fi
+(($#)) || { echo "kvm-host: no command given" >&2; exit 2; }
+[[ $mode == direct ]] && exec "$@"
+
+bash "$REPO/scripts/kvm-host-assets.sh" >&2
+ASSETS=$REPO/assets/kvm-host
+command -v qemu-system-x86_64 >/dev/null || { echo "kvm-host: qemu-system-x86_64 missing (scripts/deps.sh)" >&2; exit 1; }
+
+XCHG=$(mktemp -d /tmp/kvm-host.XXXXXX)
+qpid=
+cleanup() {
+	[[ -n $qpid ]] && kill -KILL "$qpid" 2>/dev/null
+	rm -rf "$XCHG"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Stage 2 runs as PID 1 of the test host, in this machine's root: same directory, same
+# environment, the command's output on ttyS0 (our stdout), its status in the exchange dir.
+interactive=0
+[[ -t 0 && -t 1 ]] && interactive=1
+{
+	echo '#!/bin/sh'
+	echo 'ip link set lo up 2>/dev/null'
+	echo 'mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null'
+	echo 'exec </dev/ttyS0 >/dev/ttyS0 2>&1'
+	if ((interactive)); then
+		echo "stty sane rows $(tput lines 2>/dev/null || echo 24) cols $(tput cols 2>/dev/null || echo 80)"
+	else
+		# No line discipline on the way back: bytes as the command wrote them.
+		echo 'stty raw -echo'
+	fi
+	echo "cd $(printf %q "$PWD") || exit 1"
+	echo '/bin/bash /run/kvm-host/run </dev/ttyS0 >/dev/ttyS0 2>&1'
+	echo 'echo $? >/run/kvm-host/rc'
+	echo 'sync'
+	echo 'exec /bin/busybox poweroff -f'
+} >"$XCHG/stage2"
+{
+	# The environment travels as NUL-separated NAME=VALUE pairs.
+	echo 'while IFS= read -r -d "" kv; do export "$kv"; done </run/kvm-host/environ'
+	echo 'export BULKHEAD_KVM_HOST_INSIDE=1'
+	((interactive)) || echo 'exec </dev/null'
+	printf 'exec'
+	printf ' %q' "$@"
+	echo
+} >"$XCHG/run"
+env -0 | grep -zv -e '^BASH_FUNC_' -e '^_=' -e '^SHLVL=' -e '^PWD=' -e '^OLDPWD=' >"$XCHG/environ" || true
+
+virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$XCHG,mount_tag=xchg,security_model=none,multidevs=remap")
+sharelist=
+i=0
+for s in "${shares[@]}"; do
+	virtfs+=(-virtfs "local,path=$s,mount_tag=share$i,security_model=none,multidevs=remap")
+	sharelist+=${sharelist:+:}$s
+	i=$((i + 1))
+done
+append="console=ttyS1 quiet panic=-1 kvmhost.shares=$sharelist"
+[[ $vdso == off ]] && append+=" vdso=0"
+
+stdin=/dev/null
+((interactive)) && stdin=/dev/stdin
+# The kernel log goes to a file; ttyS0 is the command's terminal. -no-reboot: a test host
+# that panics or resets ends here instead of looping.
+qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
+	-nodefaults -display none -no-reboot -vga none \
+	-kernel "$ASSETS/vmlinuz" -initrd "$ASSETS/initrd.gz" -append "$append" \
+	-chardev stdio,id=cmd,signal=off -serial chardev:cmd \
+	-serial "file:$XCHG/console.log" \
+	"${virtfs[@]}" <"$stdin" &
+qpid=$!
+deadline=$((SECONDS + tmo))
+while kill -0 "$qpid" 2>/dev/null; do
+	if ((SECONDS >= deadline)); then
+		kill -KILL "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null || true
+		qpid=
+		echo "kvm-host: the test host did not finish within $tmo s; killed it. Its kernel log ends:" >&2
+		tail -n 30 "$XCHG/console.log" >&2 2>/dev/null || true
+		exit 124
+	fi
+	sleep 0.2
+done
+rc=0
+wait "$qpid" 2>/dev/null || rc=$?
+qpid=
+[[ -n ${BULKHEAD_KVM_HOST_LOG:-} ]] && cp "$XCHG/console.log" "$BULKHEAD_KVM_HOST_LOG"
+if [[ ! -s $XCHG/rc ]]; then
+	echo "kvm-host: the test host ended (qemu status $rc) before the command finished. Its kernel log ends:" >&2
+	tail -n 30 "$XCHG/console.log" >&2 2>/dev/null || true
+	exit 125
+fi
+exit "$(cat "$XCHG/rc")"
