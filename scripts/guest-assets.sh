@@ -18,6 +18,8 @@
 #   bulkhead.reboot=1    finish with `reboot -f` instead of `poweroff -f` (with reboot=k the
 #                        reset goes through the i8042)
 #   bulkhead.shell=1     start a shell on the console before powering off (interactive demo)
+# A test adds its own /test.sh by appending a second cpio archive to initrd.gz (Linux unpacks
+# concatenated archives); /init runs it after the modules and prints BULKHEAD-TEST-EXIT <status>.
 set -euo pipefail
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
@@ -28,7 +30,10 @@ OUTPUTS=(vmlinuz vmlinux initrd.gz initrd.cpio config kernel-version)
 # Modules the guest may load, in the order asked for; their own dependencies (read from the
 # .ko's modinfo) are pulled in ahead of them, e.g. virtio_pci_modern_dev before virtio_pci.
 MODULES=(virtio_ring virtio virtio_mmio virtio_pci virtio_blk failover net_failover virtio_net
-	 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
+	 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev)
+# Host programs copied into the guest with the libraries they link (busybox has no
+# `blkdiscard -z`); they live in /opt/bin, ahead of busybox in PATH.
+HOST_PROGRAMS=(blkdiscard)
 
 log() { echo "guest-assets: $*"; }
 die() { echo "guest-assets: error: $*" >&2; exit 1; }
@@ -113,10 +118,25 @@ for m in "${MODULES[@]}"; do
 done
 printf '%s\n' "${dk_order[@]}" >"$ROOT/lib/modules/load-order"
 
+# add_host_program NAME: the host's NAME and every library ldd names, at the same paths.
+add_host_program() {
+	local bin lib
+	bin=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$1") || die "$1 not installed"
+	mkdir -p "$ROOT/opt/bin"
+	cp "$bin" "$ROOT/opt/bin/$1"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$ROOT$(dirname "$lib")"
+		cp -L "$lib" "$ROOT$lib"
+	done
+}
+for p in "${HOST_PROGRAMS[@]}"; do
+	add_host_program "$p"
+done
+
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
 # bulkhead test guest: prove userspace runs, optionally load virtio modules, power off.
-export PATH=/bin
+export PATH=/opt/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
@@ -140,6 +160,10 @@ if flag modules; then
 		fi
 	done </lib/modules/load-order
 	[ $ok = 1 ] && echo "BULKHEAD-MODULES-OK $(tr '\n' ' ' </lib/modules/load-order)"
+fi
+if [ -x /test.sh ]; then
+	/test.sh
+	echo "BULKHEAD-TEST-EXIT $?"
 fi
 flag shell && setsid cttyhack sh
 if flag reboot; then

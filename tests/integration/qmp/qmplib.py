@@ -311,7 +311,7 @@ class VM:
         self.out = os.path.join(tmp, name + ".out")
         self.errf = os.path.join(tmp, name + ".err")
         bulkhead = os.environ["BULKHEAD"]
-        probe = os.environ["PROBE"]
+        probe = os.environ.get("PROBE", "")
         self.token = "qmp%d" % os.getpid()
         spec = "unix:%s,server,nowait" % self.sock if qmp_opt == "-qmp" else "unix:" + self.sock
         self.argv = [bulkhead, "-kernel", probe, "-serial", "stdio", "-smp", str(smp),
@@ -476,8 +476,9 @@ class Env:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def run_tests(tests):
-    """tests: list of functions taking an Env. Prints one line per test; exit status."""
+def run_tests(tests, env_class=Env):
+    """tests: list of functions taking an Env (or env_class). Prints one line per test;
+    exit status."""
     import sys
     import traceback
     only = sys.argv[1:]
@@ -486,7 +487,7 @@ def run_tests(tests):
         name = t.__name__
         if only and name not in only:
             continue
-        env = Env()
+        env = env_class()
         t0 = time.monotonic()
         try:
             t(env)
