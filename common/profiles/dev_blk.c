@@ -16,6 +16,8 @@ static const struct sandbox_rule rules[] = {
 	SB_ALLOW(sendmsg, "vhost_user.c vu_msg_send: replies (the inflight fd)"),
 	SB_ALLOW(accept4, "main.c on_accept: --socket-path, the next frontend (no socket())"),
 	SB_ALLOW(io_uring_enter, "io.c: submitting requests and reaping completions"),
+	SB_ALLOW(gettimeofday, "libevent re-reads the wall clock every 5 s of loop time (its "
+		 "clock sync; a system call when the vDSO cannot answer)"),
 	SB_ALLOW(memfd_create, "vu_backend.c get_inflight_fd: the inflight area"),
 	SB_ALLOW(ftruncate, "vu_backend.c get_inflight_fd sizes the new area; guest RAM's "
 		 "seals (F_SEAL_SHRINK|F_SEAL_GROW) refuse it there"),
