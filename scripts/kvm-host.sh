@@ -83,7 +83,13 @@ cleanup() {
 	rm -rf "$XCHG"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+# meson's timeout arrives as SIGTERM: say where the test host was before it goes.
+on_signal() {
+	echo "kvm-host: stopped by a signal; the test host's kernel log ends:" >&2
+	tail -n 15 "$XCHG/console.log" >&2 2>/dev/null || true
+	exit 130
+}
+trap on_signal INT TERM HUP
 
 # Stage 2 runs as PID 1 of the test host, in this machine's root: same directory, same
 # environment, the command's output on ttyS0 (our stdout), its status in the exchange dir.

@@ -42,10 +42,7 @@ fail() {
 ok() { echo "ok   $*"; }
 
 # 4 KiB block k holds byte k (blk.fill=1 checks every read), sector 0 is 0xa5 (blk.expect)
-for k in $(seq 0 255); do
-	head -c 4096 /dev/zero | tr '\0' "\\$(printf '%03o' "$k")"
-done >"$img"
-head -c 512 /dev/zero | tr '\0' '\245' | dd of="$img" bs=512 conv=notrunc status=none
+python3 "$(dirname "$0")/.."/probe-image.py "$img"
 
 "$bulkhead" -kernel "$probe" -serial stdio -smp 2 -m 256 -drive "id=d0,file=$img,serial=sbx" \
 	-qmp "unix:$dir/qmp.sock,server,nowait" "${runas[@]}" \
