@@ -1,11 +1,13 @@
 /* ACPI tables for the microvm (ACPI 6.x): RSDP -> XSDT -> { FADT -> DSDT, MADT }.
  * The platform is hardware-reduced: no PM1/GPE blocks, no SCI; power-off and reset go
- * through the FADT sleep-control and reset registers that pm.c emulates. */
+ * through the FADT sleep-control and reset registers that pm.c emulates, and the power
+ * button is a Generic Event Device (ged.c) that notifies a control-method button. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "acpi.h"
 #include "aml.h"
+#include "ged.h"
 #include "le.h"
 
 #define OEM_ID          "BLKHD "        /* 6 chars */
@@ -108,6 +110,65 @@ static void dsdt_mmio(struct aml *a, unsigned i, const struct mmio_slot_desc *s)
 	aml_end(a, dev);
 }
 
+/*
+ * The power button of a hardware-reduced platform: the GED's interrupt runs _EVT, which
+ * reads (and so clears) the event selector and turns the power-down bit into
+ * Notify (PWRB, 0x80); Linux's ACPI button driver reports that as KEY_POWER.
+ * Same AML as QEMU microvm's, so guests that know one know the other.
+ */
+static void dsdt_ged(struct aml *a)
+{
+	size_t dev, crs, field, method, cond;
+
+	dev = aml_device_begin(a, "GED_");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	crs = aml_restemplate_begin(a);
+	aml_res_interrupt_edge_high(a, LAYOUT_GED_GSI);
+	aml_restemplate_end(a, crs);
+	aml_opregion(a, "EREG", AML_SPACE_SYSTEM_MEMORY, LAYOUT_GED_BASE + GED_REG_EVT_SEL,
+		     GED_REG_EVT_LEN);
+	field = aml_field_begin(a, "EREG", AML_FIELD_DWORD_ACC | AML_FIELD_NO_LOCK |
+				AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_unit(a, "ESEL", 8 * GED_REG_EVT_LEN);
+	aml_end(a, field);
+	/* Method (_EVT, 1, Serialized) { Local0 = ESEL
+	 *   If ((Local0 & PWR_DOWN) == PWR_DOWN) { Notify (\_SB.PWRB, 0x80) } } */
+	method = aml_method_begin(a, "_EVT", 1, true);
+	aml_store(a);
+	aml_namestring(a, "ESEL");
+	aml_local(a, 0);
+	cond = aml_if_begin(a);
+	aml_lequal(a);
+	aml_and(a);
+	aml_local(a, 0);
+	aml_integer(a, GED_EVT_PWR_DOWN);
+	aml_null_target(a);
+	aml_integer(a, GED_EVT_PWR_DOWN);
+	aml_notify(a);
+	aml_namestring(a, "\\_SB_.PWRB");
+	aml_integer(a, 0x80);       /* button: status change (pressed) */
+	aml_end(a, cond);
+	aml_end(a, method);
+	aml_end(a, dev);
+}
+
+/* "PNP0C0C": a control-method power button; events reach it only through Notify. */
+static void dsdt_pwrb(struct aml *a)
+{
+	size_t dev;
+
+	dev = aml_device_begin(a, "PWRB");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C0C");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_end(a, dev);
+}
+
 /* DSDT body: devices under \_SB_ plus \_S5_, whose first element is the SLP_TYP that
  * Linux writes to the sleep control register to power off. Returns bytes or -errno. */
 static long dsdt_body(uint8_t *buf, size_t cap, const struct machine_desc *d)
@@ -119,6 +180,8 @@ static long dsdt_body(uint8_t *buf, size_t cap, const struct machine_desc *d)
 	aml_init(&a, buf, cap);
 	sb = aml_scope_begin(&a, "\\_SB_");
 	dsdt_com1(&a);
+	dsdt_ged(&a);
+	dsdt_pwrb(&a);
 	for (i = 0; i < d->nmmio; i++)
 		dsdt_mmio(&a, i, &d->mmio[i]);
 	aml_end(&a, sb);
@@ -235,6 +298,13 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	r[32] = (uint8_t)-checksum8(r, RSDP_LEN);
 }
 
+/* A slot on the GED's window or pin would make two devices answer for one event. */
+static bool clashes_with_ged(const struct mmio_slot_desc *s)
+{
+	return s->irq == LAYOUT_GED_GSI ||
+	       (s->base < LAYOUT_GED_BASE + LAYOUT_GED_SIZE && LAYOUT_GED_BASE < s->base + s->size);
+}
+
 static int check_desc(const struct machine_desc *d)
 {
 	unsigned i;
@@ -247,7 +317,8 @@ static int check_desc(const struct machine_desc *d)
 		/* Memory32Fixed: the window must lie below 4 GiB; the IOAPIC has 24 pins of
 		 * which 0 (8259 ExtINT) and 2 (PIT) are taken */
 		if (s->size == 0 || !range_within(s->base, s->size, 0, 4 * GiB) ||
-		    s->irq >= LAYOUT_IOAPIC_PINS || s->irq == 0 || s->irq == 2)
+		    s->irq >= LAYOUT_IOAPIC_PINS || s->irq == 0 || s->irq == 2 ||
+		    clashes_with_ged(s))
 			return -EINVAL;
 	}
 	return 0;

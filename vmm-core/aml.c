@@ -14,10 +14,22 @@
 #define OP_SCOPE        0x10
 #define OP_BUFFER       0x11
 #define OP_PACKAGE      0x12
+#define OP_METHOD       0x14
+#define OP_LOCAL0       0x60
+#define OP_STORE        0x70
+#define OP_AND          0x7b
+#define OP_NOTIFY       0x86
+#define OP_LEQUAL       0x93
+#define OP_IF           0xa0
 #define OP_DUAL_NAME    0x2e
 #define OP_MULTI_NAME   0x2f
 #define OP_EXT          0x5b
+#define OP_EXT_REGION   0x80
+#define OP_EXT_FIELD    0x81
 #define OP_EXT_DEVICE   0x82
+#define METHOD_ARGS_MAX 7
+#define METHOD_SERIALIZED 0x08
+#define LOCALS_MAX      8
 #define CHAR_ROOT       '\\'
 #define CHAR_PARENT     '^'
 
@@ -389,4 +401,101 @@ void aml_res_interrupt_edge_high(struct aml *a, uint32_t irq)
 
 	le32(d + 5, irq);
 	aml_bytes(a, d, sizeof(d));
+}
+
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized)
+{
+	size_t mark;
+
+	byte(a, OP_METHOD);
+	mark = a->len;
+	aml_namestring(a, name);
+	if (nargs > METHOD_ARGS_MAX)
+		fail(a, -EINVAL);
+	/* MethodFlags: ArgCount in bits 2:0, SerializeFlag in bit 3, SyncLevel 0 */
+	byte(a, (uint8_t)(nargs | (serialized ? METHOD_SERIALIZED : 0)));
+	return mark;
+}
+
+size_t aml_if_begin(struct aml *a)
+{
+	byte(a, OP_IF);
+	return a->len;
+}
+
+void aml_store(struct aml *a)
+{
+	byte(a, OP_STORE);
+}
+
+void aml_and(struct aml *a)
+{
+	byte(a, OP_AND);
+}
+
+void aml_lequal(struct aml *a)
+{
+	byte(a, OP_LEQUAL);
+}
+
+void aml_notify(struct aml *a)
+{
+	byte(a, OP_NOTIFY);
+}
+
+void aml_local(struct aml *a, unsigned n)
+{
+	if (n >= LOCALS_MAX) {
+		fail(a, -EINVAL);
+		return;
+	}
+	byte(a, (uint8_t)(OP_LOCAL0 + n));
+}
+
+void aml_null_target(struct aml *a)
+{
+	byte(a, 0x00);      /* Target := SuperName | NullName */
+}
+
+void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+		  uint64_t len)
+{
+	aml_bytes(a, (uint8_t[]){ OP_EXT, OP_EXT_REGION }, 2);
+	aml_namestring(a, name);
+	byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags)
+{
+	size_t mark;
+
+	aml_bytes(a, (uint8_t[]){ OP_EXT, OP_EXT_FIELD }, 2);
+	mark = a->len;
+	aml_namestring(a, region);
+	byte(a, flags);
+	return mark;
+}
+
+/* NamedField := NameSeg PkgLength, where the "PkgLength" is the width in bits and does not
+ * count its own bytes (unlike a package's). */
+void aml_field_unit(struct aml *a, const char *name, uint32_t bits)
+{
+	uint8_t seg[4], pl[4];
+	size_t used = name_seg(name, seg);
+	int n;
+
+	/* one NameSeg, no path: fields live in the scope of their region */
+	if (used == 0 || name[used] != '\0') {
+		fail(a, -EINVAL);
+		return;
+	}
+	n = aml_pkglen_encode(pl, bits);
+	if (n < 0) {
+		fail(a, n);
+		return;
+	}
+	aml_bytes(a, seg, 4);
+	aml_bytes(a, pl, (size_t)n);
 }

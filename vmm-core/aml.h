@@ -1,6 +1,7 @@
 /* A tiny ACPI Machine Language (AML) byte-code builder: just enough of ACPI 6 chapter 20 to
  * write the microvm DSDT (Scope, Device, Name, Package, integers, strings, EISAID and
- * ResourceTemplate buffers). Writes into a caller-provided buffer; errors are sticky so a
+ * ResourceTemplate buffers, and the OperationRegion, Field and _EVT method of the Generic
+ * Event Device). Writes into a caller-provided buffer; errors are sticky so a
  * sequence of calls needs one check at the end. */
 #ifndef BULKHEAD_AML_H
 #define BULKHEAD_AML_H
@@ -51,5 +52,31 @@ void aml_res_irq_noflags(struct aml *a, unsigned irq);  /* irq 0..15 */
 void aml_res_mem32_fixed(struct aml *a, bool rw, uint32_t base, uint32_t size);
 /* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { irq } */
 void aml_res_interrupt_edge_high(struct aml *a, uint32_t irq);
+
+/*
+ * Control methods and the few expressions a GED's _EVT needs. AML operators are prefix: each
+ * of these calls writes the opcode only, the caller then writes the operands in order, e.g.
+ * Store (ESEL, Local0) is aml_store(); aml_namestring("ESEL"); aml_local(0).
+ * Method and If bodies are closed with aml_end, like a Device.
+ */
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized);
+size_t aml_if_begin(struct aml *a);                     /* predicate, then the body */
+void aml_store(struct aml *a);                          /* source, target */
+void aml_and(struct aml *a);                            /* operand, operand, target */
+void aml_lequal(struct aml *a);                         /* operand, operand */
+void aml_notify(struct aml *a);                         /* object, value */
+void aml_local(struct aml *a, unsigned n);              /* Local0..Local7 */
+void aml_null_target(struct aml *a);                    /* result not stored */
+
+/* OperationRegion (name, space, offset, len) */
+#define AML_SPACE_SYSTEM_MEMORY 0x00
+void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+		  uint64_t len);
+/* Field (region, flags) { name, bits ... }: flags are AccessType | LockRule | UpdateRule */
+#define AML_FIELD_DWORD_ACC      0x03
+#define AML_FIELD_NO_LOCK        0x00
+#define AML_FIELD_WRITE_AS_ZEROS 0x40
+size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags);
+void aml_field_unit(struct aml *a, const char *name, uint32_t bits);
 
 #endif

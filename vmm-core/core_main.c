@@ -44,6 +44,17 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* The GED exists only where the DSDT describes it; system_powerdown uses it when the guest
+ * will read that DSDT. */
+static int register_ged(struct vm *vm, const struct core_config *c, struct irq_sink irq)
+{
+	if (!(c->flags & CORE_F_ACPI))
+		return 0;
+	ged_init(&vm->ged, irq, LAYOUT_GED_GSI);
+	vm->powerdown_by_ged = !machine_cmdline_acpi_off(c->cmdline);
+	return bus_register(&vm->mmio, LAYOUT_GED_BASE, LAYOUT_GED_SIZE, "ged", &ged_ops, &vm->ged);
+}
+
 static int register_devices(struct vm *vm, const struct core_config *c)
 {
 	struct irq_sink irq = { kvm_irq_set_level, vm };
@@ -61,7 +72,7 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 	    (r = bus_register(&vm->pio, PORT_CMOS_INDEX, 2, "rtc", &rtc_ops, &vm->rtc)) ||
 	    (r = bus_register(&vm->pio, PORT_ACPI_PM, PORT_ACPI_PM_LEN, "acpi-pm", &acpi_pm_ops, &vm->pm)))
 		return r;
-	return 0;
+	return register_ged(vm, c, irq);
 }
 
 /* The six disk slots at fixed addresses, described to the guest by the tables built next:
@@ -229,9 +240,17 @@ static void op_powerdown(void *o)
 {
 	struct vm *vm = o;
 
-	/* no ACPI power button without a GED device: Ctrl-Alt-Del on the i8042, as Firecracker's
-	 * SendCtrlAltDel; Linux turns it into SIGINT for init, which shuts down */
-	i8042_send_ctrl_alt_del(&vm->i8042);
+	/*
+	 * A guest that reads the ACPI tables gets a power-button press (GED -> Notify (PWRB) ->
+	 * KEY_POWER for acpid or logind): a stock kernel finds no i8042 there, the DSDT has no
+	 * PNP0303. Without ACPI, Ctrl-Alt-Del on the i8042, as Firecracker's SendCtrlAltDel;
+	 * Linux turns it into SIGINT for init. Never both: inits commonly map Ctrl-Alt-Del to
+	 * a reboot, which would turn a power-down into a restart.
+	 */
+	if (vm->powerdown_by_ged)
+		ged_send_event(&vm->ged, GED_EVT_PWR_DOWN);
+	else
+		i8042_send_ctrl_alt_del(&vm->i8042);
 }
 
 static unsigned op_cpus(void *o, struct qmp_cpu_info *out, unsigned max)

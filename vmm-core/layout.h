@@ -34,6 +34,13 @@
 #define LAYOUT_VIRTIO_MMIO_SLOTS 16
 #define LAYOUT_VIRTIO_FIRST_IRQ  5
 
+/* ACPI Generic Event Device (ged.c): the power button of hardware-reduced ACPI. GSIs 5-20
+ * can go to virtio-mmio slots, 9 is named as the SCI, 21-23 are free: take 22, so a slot
+ * table that ends on the last pin (23) still fits. */
+#define LAYOUT_GED_BASE       0xfea00000ULL   /* below the IOAPIC, where QEMU microvm has it */
+#define LAYOUT_GED_SIZE       0x1000ULL
+#define LAYOUT_GED_GSI        22
+
 #define LAYOUT_IOAPIC_BASE    0xfec00000ULL
 #define LAYOUT_LAPIC_BASE     0xfee00000ULL
 #define LAYOUT_IOAPIC_PINS    24

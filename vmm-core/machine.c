@@ -1,5 +1,6 @@
 /* Machine description helpers: the virtio-mmio kernel command-line convention used when the
- * guest boots without ACPI (Linux CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, as StratoVirt/kvmtool). */
+ * guest boots without ACPI (Linux CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, as StratoVirt/kvmtool),
+ * and whether a command line turns ACPI off. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,4 +50,25 @@ int machine_append_mmio_cmdline(char *cmdline, size_t cap, const struct machine_
 	for (i = 0; i < d->nmmio; i++)
 		pos += (size_t)format_slot(cmdline + pos, cap - pos, &d->mmio[i]);
 	return 0;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
+bool machine_cmdline_acpi_off(const char *cmdline)
+{
+	static const char word[] = "acpi=off";
+	const char *p = cmdline;
+
+	/* a whole word only: "xacpi=off" or "acpi=offline" are someone else's parameters */
+	while ((p = strstr(p, word)) != NULL) {
+		char after = p[sizeof(word) - 1];
+
+		if ((p == cmdline || blank(p[-1])) && (after == '\0' || blank(after)))
+			return true;
+		p++;
+	}
+	return false;
 }

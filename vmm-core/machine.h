@@ -2,6 +2,8 @@
 #ifndef BULKHEAD_MACHINE_H
 #define BULKHEAD_MACHINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "layout.h"
 
@@ -22,5 +24,9 @@ struct machine_desc {
  * for each slot to cmdline (NUL-terminated, capacity cap). Returns 0 or -ENOSPC.
  */
 int machine_append_mmio_cmdline(char *cmdline, size_t cap, const struct machine_desc *d);
+
+/* Whether a guest command line says acpi=off (Kata's does): such a guest ignores the ACPI
+ * tables even when the machine has them, so it needs the non-ACPI paths (MP table, i8042). */
+bool machine_cmdline_acpi_off(const char *cmdline);
 
 #endif

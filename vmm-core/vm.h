@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "ipc_qmp.h"
 #include "devices.h"
+#include "ged.h"
 #include "machine.h"
 #include "memory.h"
 #include "vu_slot.h"
@@ -46,6 +47,8 @@ struct vm {
 	struct i8042 i8042;
 	struct rtc rtc;
 	struct acpi_pm pm;
+	struct ged ged;
+	bool powerdown_by_ged;      /* the guest reads ACPI: system_powerdown presses PWRB */
 	struct vu_slot slots[LAYOUT_VIRTIO_MMIO_SLOTS];   /* the first desc.nmmio are in use */
 
 	/* ending the VM: first reason wins; exit_efd wakes the main loop */

@@ -100,3 +100,22 @@ Test(machine, unterminated_input_rejected)
 	cr_assert_eq(machine_append_mmio_cmdline(buf, sizeof(buf), &d), -EINVAL);
 	cr_assert_eq(memcmp(buf, "abcd", 4), 0);
 }
+
+/* Whole words only: a guest that asks for acpi=off ignores the tables and needs the i8042
+ * for system_powerdown; anything that merely contains the string must not switch it. */
+Test(machine, cmdline_acpi_off)
+{
+	static const char *const yes[] = {
+		"acpi=off", "console=ttyS0 acpi=off", "acpi=off console=ttyS0",
+		"a acpi=off b", "x\tacpi=off\n", "noacpi=off acpi=off",
+	};
+	static const char *const no[] = {
+		"", "console=ttyS0", "acpi=on", "acpi=offx", "xacpi=off", "acpi=of",
+		"acpi=force", "noacpi=off", "acpi=off_",
+	};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		cr_assert(machine_cmdline_acpi_off(yes[i]), "'%s'", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		cr_assert(!machine_cmdline_acpi_off(no[i]), "'%s'", no[i]);
+}
