@@ -99,6 +99,7 @@ interactive=0
 	echo '#!/bin/sh'
 	echo 'ip link set lo up 2>/dev/null'
 	echo 'mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null'
+	echo 'mkdir -p /dev/pts && mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts'
 	echo 'exec </dev/ttyS0 >/dev/ttyS0 2>&1'
 	if ((interactive)); then
 		echo "stty sane rows $(tput lines 2>/dev/null || echo 24) cols $(tput cols 2>/dev/null || echo 80)"
