@@ -21,6 +21,7 @@
 #include "layout.h"
 #include "log.h"
 #include "mptable.h"
+#include "resetvec.h"
 #include "sandbox.h"
 #include "vm.h"
 
@@ -147,6 +148,11 @@ static int load_guest(struct vm *vm, const struct core_config *c, const struct c
 	r = build_tables(vm, c, cmdline, sizeof(cmdline), &args.rsdp_addr, err, errlen);
 	if (r)
 		return r;
+	r = resetvec_install(&vm->mem);
+	if (r) {
+		snprintf(err, errlen, "writing the reset-vector stub: %s", strerror(-r));
+		return r;
+	}
 	args.cmdline = cmdline;
 	r = boot_write_params(&vm->mem, &img, &args, err, errlen);
 	if (r)

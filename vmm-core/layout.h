@@ -19,7 +19,8 @@
 #define LAYOUT_ACPI_BASE      0xe0000ULL      /* RSDP first, then the tables; Linux scans here */
 #define LAYOUT_ACPI_SIZE      0x10000ULL
 #define LAYOUT_MPTABLE_BASE   0xf0000ULL      /* MP floating pointer + table (acpi=off) */
-#define LAYOUT_MPTABLE_SIZE   0x10000ULL
+#define LAYOUT_MPTABLE_SIZE   0xfff0ULL       /* up to the reset vector */
+#define LAYOUT_RESET_VECTOR   0xffff0ULL      /* F000:FFF0: resetvec.c's stub, 16 bytes */
 #define LAYOUT_HIGHMEM_START  0x100000ULL     /* 1 MiB */
 #define LAYOUT_KERNEL_LOAD    0x1000000ULL    /* bzImage protected-mode code (16 MiB) */
 #define LAYOUT_BOOT_STACK     0x8ff0ULL       /* initial RSP for the boot CPU */
