@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "log.h"
 #include "sandbox.h"
+#include "vcpu_exit.h"
 #include "vm.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -279,21 +280,24 @@ static bool internal_error(struct vcpu *v)
 	return false;
 }
 
-static void system_event(struct vcpu *v)
+/* KVM_EXIT_SYSTEM_EVENT and KVM_EXIT_SHUTDOWN: the guest powering off or resetting
+ * (vcpu_exit.c says which), or something this VMM does not expect. */
+static void guest_end(struct vcpu *v)
 {
-	switch (v->run->system_event.type) {
-	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_request_exit(v->vm, VM_EXIT_POWEROFF, NULL);
-		break;
-	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_exit(v->vm, VM_EXIT_RESET, NULL);
-		break;
-	default: {
-		char what[64];
-		snprintf(what, sizeof(what), "KVM_EXIT_SYSTEM_EVENT type %u", v->run->system_event.type);
+	struct kvm_run *run = v->run;
+	enum vm_exit_reason why = vcpu_exit_guest_end(run->exit_reason, run->system_event.type);
+	char what[64];
+
+	if (why == VM_EXIT_NONE) {
+		snprintf(what, sizeof(what), "KVM_EXIT_SYSTEM_EVENT type %u", run->system_event.type);
 		vcpu_fail(v, what);
+		return;
 	}
-	}
+	/* no register dump: on AMD, KVM has already put the vCPU through INIT by now */
+	if (run->exit_reason == KVM_EXIT_SHUTDOWN)
+		log_info("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN): a guest reset, as on a PC",
+			 v->id);
+	vm_request_exit(v->vm, why, NULL);
 }
 
 /* Returns false when this vCPU must stop. */
@@ -313,13 +317,11 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_SYSTEM_EVENT:
-		system_event(v);
+	case KVM_EXIT_SHUTDOWN:
+		guest_end(v);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		return internal_error(v);
-	case KVM_EXIT_SHUTDOWN:
-		vcpu_fail(v, "KVM_EXIT_SHUTDOWN (triple fault)");
-		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx)",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);

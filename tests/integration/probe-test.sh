@@ -1,14 +1,16 @@
 #!/bin/bash
 # Boot one guest probe (tests/probes) under bulkhead and check its serial output:
 # exit status 0, PROBE START, every expected "PROBE OK <check>" line, no PROBE FAIL, and
-# "PROBE DONE <n> ok 0 failed" -- or, with --expect-trap V, a "PROBE TRAP vector=V" line.
+# "PROBE DONE <n> ok 0 failed" -- or, with --expect-trap V, a "PROBE TRAP vector=V" line
+# (and with --expect-end, how the VM ended after the trap: fault.kind=triple must reset).
 #
 # usage: probe-test.sh --bulkhead BIN --probe ELF [--smp N] [--mem MiB|<n>M|<n>G] [--acpi-off]
-#                      [--end poweroff|reset|acpi-reset] [--fault ud|pf|gp --expect-trap V]
+#                      [--end poweroff|reset|acpi-reset]
+#                      [--fault ud|pf|gp|triple --expect-trap V [--expect-end poweroff|reset]]
 #                      [--no-aps] [--timeout S] [--append "extra words"]
 set -u
 
-bulkhead= probe= smp=1 mem=256 acpi=1 end= fault= trap= aps=1 tmo=60 extra=
+bulkhead= probe= smp=1 mem=256 acpi=1 end= fault= trap= trap_end= aps=1 tmo=60 extra=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--bulkhead) bulkhead=$2; shift ;;
@@ -19,6 +21,7 @@ while [ $# -gt 0 ]; do
 	--end) end=$2; shift ;;
 	--fault) fault=$2; shift ;;
 	--expect-trap) trap=$2; shift ;;
+	--expect-end) trap_end=$2; shift ;;
 	--no-aps) aps=0 ;;
 	--timeout) tmo=$2; shift ;;
 	--append) extra=$2; shift ;;
@@ -73,6 +76,15 @@ grep -aqF "PROBE OK cmdline token=$token" "$out" || fail "the probe did not see 
 if [ -n "$trap" ]; then
 	grep -aqE "^PROBE TRAP vector=$trap " "$out" || fail "no 'PROBE TRAP vector=$trap' line"
 	grep -aq '^PROBE DONE' "$out" && fail "the probe finished although it should have trapped"
+	case "$trap_end" in
+	reset)
+		grep -aqx "bulkhead: the guest reset" "$err" || fail "stderr does not say 'the guest reset'"
+		[ "$fault" != triple ] || grep -aq "triple fault" "$err" ||
+			fail "stderr does not name the triple fault" ;;
+	poweroff)
+		grep -aqx "bulkhead: the guest powered off" "$err" ||
+			fail "stderr does not say 'the guest powered off'" ;;
+	esac
 	cat "$out"
 	echo "probe-test: ok (trap $trap)"
 	exit 0

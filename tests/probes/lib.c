@@ -262,12 +262,29 @@ struct trap_frame {
 
 void probe_trap(const struct trap_frame *f, uint64_t cr2);
 
-/* Ring 0, interrupts off: one line naming the vector, then end the VM. */
+/* Ring 0 only: with an IDT of limit 0 no exception can be delivered, so the ud2 escalates
+ * #UD -> #GP -> #DF -> shutdown, a triple fault (Linux's reboot=t loads an empty IDT too). */
+static void __attribute__((noreturn)) triple_fault(void)
+{
+	static const struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) no_idt = { 0, 0 };
+
+	pr("PROBE INFO triple fault: empty IDT, ud2 in ring 0\n");
+	__asm__ volatile("lidt %0\n\tud2" : : "m"(no_idt) : "memory");
+	__builtin_unreachable();
+}
+
+/* Ring 0, interrupts off: one line naming the vector, then end the VM (fault.kind=triple:
+ * by triple-faulting, which the core must treat as a reset). */
 void probe_trap(const struct trap_frame *f, uint64_t cr2)
 {
 	if (nline)
 		pr("\n");   /* the trap may have hit in the middle of a line */
 	pr("PROBE TRAP vector=%lu error=0x%lx rip=0x%lx cs=0x%lx rsp=0x%lx rflags=0x%lx cr2=0x%lx\n",
 	   f->vector, f->error, f->rip, f->cs, f->rsp, f->rflags, cr2);
+	if (probe_arg_is("fault.kind", "triple"))
+		triple_fault();
 	probe_poweroff();
 }

@@ -1,6 +1,6 @@
 /* Probe entry (ring 3): the kernel command line selects what to check, e.g.
  *   probe=basic expect.cpus=4 expect.mem=256M expect.acpi=1 probe.token=XYZ [probe.end=reset]
- *   probe=fault fault.kind=ud|pf|gp
+ *   probe=fault fault.kind=ud|pf|gp|triple   (triple: the #UD handler then triple-faults)
  *   probe=blk blk.expect=a5 blk.write=3c ... (see blk.c)
  *   probe=wait [wait.secs=N]            stay alive for QMP tests (see wait.c)
  *   probe=hotplug hp.slot=N [blk.*]     use a disk hot-plugged by QMP (see hotplug.c)
