@@ -10,8 +10,8 @@ PKGS=(
 	libseccomp-dev libevent-dev libyajl-dev libbpf-dev libcriterion-dev liburing-dev
 	# test guests: QEMU TCG reference runs and the Linux guest assets
 	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils zstd
-	# test and demo helpers
-	socat ncat python3 procps coreutils
+	# test and demo helpers (acpica-tools: iasl, the DSDT's second opinion in test-acpi)
+	socat ncat python3 procps coreutils acpica-tools
 )
 
 missing=()

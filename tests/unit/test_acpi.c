@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "le.h"
 #include "test_desc.h"
 #include "acpi.h"
@@ -432,4 +434,57 @@ Test(acpi, invalid_desc)
 	d.mmio[0].size = LAYOUT_VIRTIO_MMIO_SIZE;
 	cr_assert_eq(acpi_build(tbuf, sizeof(tbuf), BASE + 4, &d), -EINVAL, "RSDP misaligned");
 	cr_assert_gt(acpi_build(tbuf, sizeof(tbuf), BASE, &d), 0);
+}
+
+/* A second opinion from ACPICA, the interpreter Linux runs: iasl must disassemble the DSDT
+ * without complaint into the ASL QEMU microvm's GED and power button have (scripts/deps.sh
+ * installs acpica-tools). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char text[64 * 1024];
+	size_t n;
+
+	cr_assert_not_null(f, "%s", path);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = 0;
+	fclose(f);
+	return text;
+}
+
+Test(acpi, iasl_disassembles_the_dsdt)
+{
+	char dir[] = "/tmp/test-acpi.XXXXXX", cmd[512], path[300];
+	static const char *const want[] = {
+		"Device (GED)", "Name (_HID, \"ACPI0013\"", "Interrupt (ResourceConsumer, Edge, "
+		"ActiveHigh, Exclusive", "OperationRegion (EREG, SystemMemory, 0xFEA00000, 0x04)",
+		"Field (EREG, DWordAcc, NoLock, WriteAsZeros)", "ESEL,   32",
+		"Method (_EVT, 1, Serialized)", "Local0 = ESEL", "If (((Local0 & 0x02) == 0x02))",
+		"Notify (\\_SB.PWRB, 0x80)", "Device (PWRB)", "EisaId (\"PNP0C0C\")",
+	};
+	long used = build(1, 2);
+	const uint8_t *f = xsdt_find("FACP", used);
+	const uint8_t *t = table_at(le_get64(f + 140), "DSDT", used);
+	FILE *out;
+	int st;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+	out = fopen(path, "wb");
+	cr_assert_not_null(out);
+	cr_assert_eq(fwrite(t, 1, le_get32(t + 4), out), le_get32(t + 4));
+	fclose(out);
+	snprintf(cmd, sizeof(cmd), "cd %s && iasl -d dsdt.dat >iasl.log 2>&1", dir);
+	st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 127,
+		  "iasl not found: install acpica-tools (scripts/deps.sh)");
+	snprintf(path, sizeof(path), "%s/iasl.log", dir);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "iasl -d failed:\n%s", slurp(path));
+	cr_assert_null(strstr(slurp(path), "Error"), "iasl:\n%s", slurp(path));
+	snprintf(path, sizeof(path), "%s/dsdt.dsl", dir);
+	const char *dsl = slurp(path);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert_not_null(strstr(dsl, want[i]), "no '%s' in:\n%s", want[i], dsl);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
