@@ -48,10 +48,10 @@ struct i8042 {
 extern const struct bus_dev_ops i8042_data_ops;
 extern const struct bus_dev_ops i8042_cmd_ops;
 void i8042_init(struct i8042 *k, struct vm_ctl ctl);
-/* Host key presses (QMP system_powerdown): Ctrl-Alt-Del, press and release, as Firecracker's
- * SendCtrlAltDel does. Queued as the controller delivers them (set 1 when the command byte
- * asks for translation, set 2 otherwise), with an IRQ 1 edge per byte while the keyboard
- * interrupt is enabled. */
+/* Host key presses (QMP system_powerdown for a guest without ACPI; with ACPI it is the GED's
+ * power button): Ctrl-Alt-Del, press and release, as Firecracker's SendCtrlAltDel does.
+ * Queued as the controller delivers them (set 1 when the command byte asks for translation,
+ * set 2 otherwise), with an IRQ 1 edge per byte while the keyboard interrupt is enabled. */
 void i8042_set_irq(struct i8042 *k, struct irq_sink irq, unsigned gsi);
 void i8042_send_ctrl_alt_del(struct i8042 *k);
 

@@ -15,8 +15,9 @@ ll_init() {
 }
 
 ll_cleanup() {
-	# only the session we started: bulkhead and the processes it spawned
-	[ -n "$LL_PID" ] && kill -KILL -- "-$LL_PID" 2>/dev/null
+	# only the session we started: bulkhead and the processes it spawned (reaped with
+	# stderr closed, so bash's "Killed" job notice does not pose as a test failure)
+	[ -n "$LL_PID" ] && { kill -KILL -- "-$LL_PID"; wait "$LL_PID"; } 2>/dev/null
 	rm -rf "$LL_WORK"
 }
 
@@ -90,8 +91,7 @@ ll_wait_exit() {
 		sleep 0.2
 	done
 	if kill -0 "$LL_PID" 2>/dev/null; then
-		kill -KILL -- "-$LL_PID" 2>/dev/null
-		wait "$LL_PID" 2>/dev/null
+		{ kill -KILL -- "-$LL_PID"; wait "$LL_PID"; } 2>/dev/null
 		LL_RC=124 LL_PID=
 		return
 	fi
