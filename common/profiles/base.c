@@ -24,8 +24,9 @@ static const struct sandbox_rule rules[] = {
 	SB_ALLOW(close, "dropping fds a peer sent or a detached backend held"),
 	SB_ALLOW(getpid, "glibc raise()/pthread_kill(); log prefixes"),
 	SB_ALLOW(gettid, "glibc pthread_kill() and abort paths"),
-	SB_ALLOW(clock_gettime, "log.c rate limits, timestamps, token buckets (when the vDSO "
-		 "cannot answer)"),
+	SB_ALLOW(clock_gettime, "log.c ratelimit_ok, control.c event timestamps, dev-blk io.c "
+		 "token bucket, libevent's monotonic clock: the syscall the vDSO falls back to "
+		 "(clocksource not vDSO-capable), the only way with vdso=0"),
 	SB_ALLOW(fstat, "fstat() on a received fd (older glibc entry point)"),
 	SB_ALLOW1(newfstatat, SB_ARG_HAS(3, AT_EMPTY_PATH),
 		  "fstat() in glibc 2.36 is newfstatat(fd, \"\", AT_EMPTY_PATH): vu_backend.c and "

@@ -26,6 +26,13 @@
 		 "or stopped by a register write"),                                         \
 	SB_IOCTL(KVM_IRQFD, "vu_slot.c new_call/teardown_kvm: the backend's completions")
 
+/* Without a vDSO (vdso=0) glibc's time() is the time system call; with one, __vdso_time reads
+ * the coarse clock and never falls back. clock_gettime (log.c, control.c event timestamps) is
+ * in profiles/base.c; nothing in the core calls gettimeofday, clock_getres or sleeps. */
+#define VCPU_TIME                                                                          \
+	SB_ALLOW(time, "rtc.c host_now: a vCPU thread answering a CMOS clock read; glibc "    \
+		 "time() is this syscall when there is no vDSO")
+
 /* The vhost-user frontend runs on whichever thread wrote DriverOK/Status/QueueReady. */
 #define VHOST_USER_FRONTEND                                                                \
 	SB_ALLOW(poll, "vhost_user.c/vu_frontend.c: wait for a backend's reply"),           \
@@ -38,6 +45,7 @@
 static const struct sandbox_rule control_rules[] = {
 	VCPU_IOCTLS,
 	VHOST_USER_FRONTEND,
+	VCPU_TIME,
 	SB_ALLOW(read, "core_main.c pump_stdin: serial input"),
 	SB_ALLOW1(clone, SB_ARG_HAS(0, CLONE_THREAD),
 		  "vcpu.c vcpu_start: pthread_create of the vCPU threads; threads only"),
@@ -56,6 +64,7 @@ static const struct sandbox_rule control_rules[] = {
 static const struct sandbox_rule vcpu_rules[] = {
 	VCPU_IOCTLS,
 	VHOST_USER_FRONTEND,
+	VCPU_TIME,
 	SB_ALLOW(exit, "vcpu_thread returning (the VM ended)"),
 };
 

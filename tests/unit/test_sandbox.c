@@ -25,6 +25,8 @@ static const char *const forbidden[] = {
 	"reboot", "pkey_mprotect", "userfaultfd", "perf_event_open", "keyctl", "add_key",
 	"connect", "bind", "listen", "setuid", "setgid", "capset", "prctl", "link", "symlink",
 	"rename", "mkdir", "chmod", "truncate",
+	/* reading the clock is allowed where a call site needs it; setting it never */
+	"settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
 };
 
 static void for_each_rule(void (*fn)(const struct sandbox_profile *, const struct sandbox_rule *))
@@ -156,6 +158,35 @@ Test(sandbox, vcpu_narrower_than_control)
 	cr_expect(!allows(v, "clone") && !allows(v, "tgkill") && !allows(v, "rt_sigaction") &&
 		  !allows(v, "read") && !allows(v, "seccomp"));
 	cr_expect(allows(c, "clone") && allows(c, "tgkill") && allows(c, "read"));
+}
+
+/*
+ * Time without the vDSO (vdso=0, or a clocksource the vDSO cannot read): glibc's time functions
+ * become system calls, and each kind must allow exactly those its code and libraries make.
+ * clock_gettime everywhere (log.c, control.c, io.c, libevent's monotonic clock); gettimeofday
+ * where libevent runs the loop (its gettime() re-reads the wall clock every 5 s: bulkhead-blk
+ * died of that); time in the core, in both filters a vCPU thread runs under (rtc.c); nothing
+ * else. try-syscall issues each one raw in every kind's real sandbox.
+ */
+Test(sandbox, time_calls_without_vdso)
+{
+	static const char *const none[] = { "clock_getres", "clock_nanosleep", "nanosleep",
+					    "getcpu" };
+	const unsigned core = 1u << SANDBOX_CORE_CONTROL | 1u << SANDBOX_CORE_VCPU;
+
+	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
+		const struct sandbox_profile *p = sandbox_profile(k);
+		bool is_core = core & (1u << k);
+
+		cr_expect(allows(p, "clock_gettime"), "%s: no clock_gettime", p->name);
+		cr_expect_eq(allows(p, "gettimeofday"), !is_core, "%s: gettimeofday %s", p->name,
+			     is_core ? "allowed, nothing calls it" : "missing (libevent gettime)");
+		cr_expect_eq(allows(p, "time"), is_core, "%s: time %s", p->name,
+			     is_core ? "missing (rtc.c host_now)" : "allowed, nothing calls it");
+		for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+			cr_expect(!allows(p, none[i]), "%s allows %s: no call site needs it",
+				  p->name, none[i]);
+	}
 }
 
 Test(sandbox, names)

@@ -3,6 +3,9 @@
  * die of SIGSYS (with "seccomp: NAME blocked" on stderr and NAME on the report fd) or be
  * refused with EPERM. Another child per kind does what the kind needs and must succeed, then
  * waits while we inspect it from outside (/proc/PID/status, fd table, root directory).
+ * The time calls each kind makes are issued as raw system calls, as glibc makes them when
+ * the vDSO cannot answer (vdso=0, or a clocksource it cannot read): those the kind needs must
+ * go through, the others (and setting the clock) must trap.
  * Last, the runner under a parent that refuses namespaces must say which it skipped and why.
  *
  * usage: try-syscall [KIND...]     (default: every kind); exit 0 when every check passed */
@@ -33,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +48,7 @@
 #define EXIT_EPERM 10      /* the child's op was refused with EPERM/EACCES */
 #define EXIT_ALLOWED 20    /* the op went through: the sandbox failed */
 #define EXIT_SETUP 30      /* sandbox_enter itself failed */
+#define EXIT_FAILED 40     /* an op the kind needs failed */
 
 /* What every child starts from: fds made before the sandbox, as a real process holds them. */
 struct world {
@@ -309,6 +314,90 @@ static const struct forbidden vcpu_only[] = {
 };
 
 
+/* ---- time calls without the vDSO ----------------------------------------------------------- */
+
+#define KIND(k)        (1u << (k))
+#define KINDS_ALL      (KIND(SANDBOX_KIND_MAX) - 1)
+#define KINDS_CORE     (KIND(SANDBOX_CORE_CONTROL) | KIND(SANDBOX_CORE_VCPU))
+/* the kinds whose loop is libevent's: its gettime() re-reads the wall clock every 5 s */
+#define KINDS_LIBEVENT (KIND(SANDBOX_QMPD) | KIND(SANDBOX_DEV_BLK) | KIND(SANDBOX_DEV_NET) | \
+			KIND(SANDBOX_DEV_VSOCK))
+
+static struct timespec tc_ts;
+static struct timeval tc_tv;
+
+static long tc_mono(void) { return syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &tc_ts); }
+static long tc_coarse(void) { return syscall(SYS_clock_gettime, CLOCK_MONOTONIC_COARSE, &tc_ts); }
+static long tc_real(void) { return syscall(SYS_clock_gettime, CLOCK_REALTIME, &tc_ts); }
+static long tc_gettimeofday(void) { return syscall(SYS_gettimeofday, &tc_tv, NULL); }
+static long tc_time(void) { return syscall(SYS_time, NULL); }
+static long tc_getres(void) { return syscall(SYS_clock_getres, CLOCK_MONOTONIC, &tc_ts); }
+static long tc_nanosleep(void)
+{
+	struct timespec t = { 0, 1 };
+	return syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &t, NULL);
+}
+static long tc_getcpu(void) { unsigned c; return syscall(SYS_getcpu, &c, NULL, NULL); }
+static long tc_settimeofday(void)
+{
+	struct timeval tv = { 0, 0 };
+	return syscall(SYS_settimeofday, &tv, NULL);
+}
+static long tc_clock_settime(void)
+{
+	struct timespec t = { 0, 0 };
+	return syscall(SYS_clock_settime, CLOCK_REALTIME, &t);
+}
+static long tc_adjtimex(void)
+{
+	struct timex tx = { .modes = 0 };     /* a read: it would succeed if it got through */
+	return syscall(SYS_adjtimex, &tx);
+}
+
+struct time_call {
+	const char *what;
+	const char *syscall;
+	long (*call)(void);
+	unsigned kinds;        /* the kinds that make it (must be allowed); the others trap */
+};
+
+/* What each kind makes (the profiles' time rules, from their call sites), and what none does. */
+static const struct time_call time_calls[] = {
+	{ "clock_gettime(CLOCK_MONOTONIC): log.c, io.c token bucket", "clock_gettime",
+	  tc_mono, KINDS_ALL },
+	{ "clock_gettime(CLOCK_MONOTONIC_COARSE): libevent's monotonic clock", "clock_gettime",
+	  tc_coarse, KINDS_ALL },
+	{ "clock_gettime(CLOCK_REALTIME): control.c event timestamps", "clock_gettime", tc_real,
+	  KINDS_ALL },
+	{ "gettimeofday: libevent gettime()", "gettimeofday", tc_gettimeofday, KINDS_LIBEVENT },
+	{ "time: rtc.c host_now", "time", tc_time, KINDS_CORE },
+	{ "clock_getres (no caller)", "clock_getres", tc_getres, 0 },
+	{ "clock_nanosleep (no caller)", "clock_nanosleep", tc_nanosleep, 0 },
+	{ "getcpu (no caller)", "getcpu", tc_getcpu, 0 },
+	{ "settimeofday", "settimeofday", tc_settimeofday, 0 },
+	{ "clock_settime", "clock_settime", tc_clock_settime, 0 },
+	{ "adjtimex", "adjtimex", tc_adjtimex, 0 },
+};
+
+static const struct time_call *cur_tc;     /* the one the next child issues */
+
+static void tc_forbidden(void) { refused(cur_tc->call()); }
+
+static void tc_allowed(void)
+{
+	char line[256];
+	long r = cur_tc->call();
+	int n;
+
+	if (r >= 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s returned %ld: %s\n", cur_tc->syscall, r,
+		     strerror(errno));
+	if (write(2, line, (size_t)n) < 0)
+		_exit(EXIT_FAILED + 1);
+	_exit(EXIT_FAILED);
+}
+
 /* ---- forbidden operations: one child each ------------------------------------------------ */
 
 static size_t read_all(int fd, char *buf, size_t cap)
@@ -396,6 +485,46 @@ static void check_forbidden(const struct forbidden *f)
 		say(kill(W.victim, 0) == 0, "%s: the other process is untouched", f->what);
 }
 
+/* A time call the kind makes, raw, in a child of that kind (core-vcpu: in a stacked thread). */
+static void allowed_body(void *arg)
+{
+	(void)arg;
+	run_in_kind(tc_allowed);
+}
+
+static void check_time_allowed(const struct time_call *t)
+{
+	char err[4096], desc[160];
+	int efd, rfd, status;
+	pid_t pid = spawn_ns(allowed_body, NULL, &efd, &rfd, true);
+
+	if (pid < 0) {
+		say(false, "%s: cannot fork", t->what);
+		return;
+	}
+	read_all(efd, err, sizeof(err));
+	waitpid(pid, &status, 0);
+	sandbox_describe_exit(pid, status, rfd, desc, sizeof(desc));
+	close(efd);
+	close(rfd);
+	say(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "time, raw syscall: %s: allowed (%s)%s%s", t->what, desc, *err ? "; stderr: " : "", strtok(err, "\n") ?: "");
+}
+
+static void check_time(void)
+{
+	for (unsigned i = 0; i < sizeof(time_calls) / sizeof(time_calls[0]); i++) {
+		const struct time_call *t = &time_calls[i];
+		struct forbidden f = { t->what, t->syscall, tc_forbidden };
+
+		cur_tc = t;        /* the child, forked below, issues it */
+		if (t->kinds & KIND(cur))
+			check_time_allowed(t);
+		else
+			check_forbidden(&f);
+	}
+}
+
 /* ---- what each kind needs: one child, then inspected from outside ------------------------- */
 
 /* write(), not dprintf(): glibc's dprintf calls lseek, which no profile allows */
@@ -407,8 +536,8 @@ static void need_failed(const char *what)
 	int n = snprintf(line, sizeof(line), "need %s: %s\n", what, strerror(errno));
 
 	if (write(2, line, (size_t)n) < 0)
-		_exit(41);
-	_exit(40);
+		_exit(EXIT_FAILED + 1);
+	_exit(EXIT_FAILED);
 }
 
 static void on_usr1(int s) { (void)s; }
@@ -497,14 +626,10 @@ static void need_uring(void)
 static void need_blk(void)
 {
 	struct epoll_event ev;
-	struct timeval tv;
 	int m, c;
 
 	need_msg();
 	need_uring();
-	/* libevent's clock sync, every 5 s of loop time, as the system call it is wherever the
-	 * vDSO cannot answer (a clocksource without a vDSO mode, as in the nested test host) */
-	NEED(syscall(SYS_gettimeofday, &tv, NULL) == 0, "gettimeofday (the system call)");
 	NEED(epoll_wait(W.epfd, &ev, 1, 0) == 1, "epoll_wait");
 	NEED((m = memfd_create("vu-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING)) >= 0, "memfd_create");
 	NEED(ftruncate(m, 4096) == 0, "ftruncate of the new inflight area");
@@ -812,6 +937,7 @@ static void run_kind(enum sandbox_kind k)
 		check_forbidden(&forbidden[i]);
 	for (unsigned i = 0; k == SANDBOX_CORE_VCPU && i < sizeof(vcpu_only) / sizeof(vcpu_only[0]); i++)
 		check_forbidden(&vcpu_only[i]);
+	check_time();
 	check_needed();
 }
 
