@@ -100,6 +100,9 @@ interactive=0
 	echo 'ip link set lo up 2>/dev/null'
 	echo 'mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null'
 	echo 'mkdir -p /dev/pts && mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts'
+	# what udev would have made: process substitution and /dev/stdin need them
+	echo 'ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin'
+	echo 'ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr'
 	echo 'exec </dev/ttyS0 >/dev/ttyS0 2>&1'
 	if ((interactive)); then
 		echo "stty sane rows $(tput lines 2>/dev/null || echo 24) cols $(tput cols 2>/dev/null || echo 80)"
