@@ -9,7 +9,7 @@ PKGS=(
 	build-essential meson ninja-build pkg-config clang
 	libseccomp-dev libevent-dev libyajl-dev libbpf-dev libcriterion-dev liburing-dev
 	# test guests: QEMU TCG reference runs and the Linux guest assets
-	qemu-system-x86 qemu-utils busybox-static lz4 cpio gzip xz-utils zstd
+	qemu-system-x86 qemu-utils e2fsprogs busybox-static lz4 cpio gzip xz-utils zstd
 	# test and demo helpers (acpica-tools: iasl, the DSDT's second opinion in test-acpi)
 	socat ncat python3 procps coreutils acpica-tools
 )

@@ -17,10 +17,10 @@ OUTPUTS=(vmlinuz initrd.gz kernel-version)
 
 # In load order (dk_add_module also pulls in each module's depends=). kvm-amd is what turns
 # QEMU's emulated AMD-V into /dev/kvm; tun, vhost_net and vhost_vsock are for tests of the
-# workers' kernel back ends.
+# workers' kernel back ends; virtio_blk and ext4 carry the test host's /tmp (see /init).
 MODULES=(netfs fscache 9pnet virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
-	 virtio_pci 9pnet_virtio 9p irqbypass kvm ccp kvm-amd tun vhost vhost_iotlb vhost_net
-	 vsock vhost_vsock)
+	 virtio_pci 9pnet_virtio 9p virtio_blk crc16 crc32c_generic mbcache jbd2 ext4
+	 irqbypass kvm ccp kvm-amd tun vhost vhost_iotlb vhost_net vsock vhost_vsock)
 
 log() { echo "kvm-host-assets: $*"; }
 die() { echo "kvm-host-assets: error: $*" >&2; exit 1; }
@@ -77,10 +77,16 @@ done
 O=trans=virtio,version=9p2000.L,msize=512000
 mkdir -p /newroot
 mount -t 9p -o "$O,ro" hostroot /newroot || halt "cannot mount the host root over 9p"
-# Unix sockets cannot live on 9p: /tmp, /run and /dev/shm are the test host's own tmpfs.
-for d in tmp run dev/shm var/tmp; do
+# Unix sockets cannot live on 9p: /run, /dev/shm and /var/tmp are the test host's own tmpfs,
+# and /tmp its own ext4 on the scratch disk kvm-host.sh gives it (tmpfs refuses O_DIRECT
+# before Linux 6.6, and the tests open disk images with O_DIRECT in /tmp).
+for d in run dev/shm var/tmp; do
 	mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d" || halt "cannot mount tmpfs on /$d"
 done
+[ -b /dev/vda ] || halt "no scratch disk for /tmp"
+mount -t ext4 -o discard,nobarrier /dev/vda /newroot/tmp || halt "cannot mount the scratch disk on /tmp"
+chmod 1777 /newroot/tmp
+rmdir /newroot/tmp/lost+found
 mkdir -p /newroot/run/kvm-host
 mount -t 9p -o "$O" xchg /newroot/run/kvm-host || halt "cannot mount the exchange directory"
 i=0

@@ -9,7 +9,8 @@
 # Nested means inside the KVM test host: QEMU TCG with -cpu max (an emulated AMD-V with nested
 # paging) boots Debian's generic kernel (scripts/kvm-host-assets.sh), loads kvm-amd, mounts
 # this machine's / read-only and the repository (plus any --share) read-write over 9p, with
-# its own tmpfs on /tmp, /run and /dev/shm (unix sockets cannot live on 9p), switch_roots and
+# its own tmpfs on /run and /dev/shm and its own ext4 on /tmp (unix sockets cannot live on 9p,
+# O_DIRECT does not work on tmpfs before Linux 6.6), switch_roots and
 # runs the command there with the same working directory and environment. Its output comes
 # back on stdout, its exit status is ours; a test host that does not finish within --timeout
 # is killed and reported (exit 124), with the tail of its kernel log.
@@ -125,6 +126,10 @@ interactive=0
 	printf ' %q' "$@"
 	echo
 } >"$XCHG/run"
+# The test host's /tmp: a sparse ext4 image, so O_DIRECT works there as on a real host.
+truncate -s 32G "$XCHG/scratch.ext4"
+PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -O ^has_journal -N 65536 -m 0 -E nodiscard "$XCHG/scratch.ext4" ||
+	{ echo "kvm-host: mkfs.ext4 failed (e2fsprogs)" >&2; exit 1; }
 env -0 | grep -zv -e '^BASH_FUNC_' -e '^_=' -e '^SHLVL=' -e '^PWD=' -e '^OLDPWD=' >"$XCHG/environ" || true
 
 virtfs=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
@@ -148,6 +153,8 @@ qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem"
 	-kernel "$ASSETS/vmlinuz" -initrd "$ASSETS/initrd.gz" -append "$append" \
 	-chardev stdio,id=cmd,signal=off -serial chardev:cmd \
 	-serial "file:$XCHG/console.log" \
+	-drive "if=none,id=scratch,file=$XCHG/scratch.ext4,format=raw,cache=unsafe,discard=unmap" \
+	-device virtio-blk-pci,drive=scratch \
 	"${virtfs[@]}" <"$stdin" &
 qpid=$!
 deadline=$((SECONDS + tmo))
