@@ -17,10 +17,11 @@ OUTPUTS=(vmlinuz initrd.gz kernel-version)
 
 # In load order (dk_add_module also pulls in each module's depends=). kvm-amd is what turns
 # QEMU's emulated AMD-V into /dev/kvm; tun, vhost_net and vhost_vsock are for tests of the
-# workers' kernel back ends; virtio_blk and ext4 carry the test host's /tmp (see /init).
+# workers' kernel back ends; virtio_blk and ext4 carry the test host's /tmp (see /init);
+# i6300esb is the watchdog that turns a hung test host into a panic (see kvm-host.sh).
 MODULES=(netfs fscache 9pnet virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	 virtio_pci 9pnet_virtio 9p virtio_blk crc16 crc32c_generic mbcache jbd2 ext4
-	 irqbypass kvm ccp kvm-amd tun vhost vhost_iotlb vhost_net vsock vhost_vsock)
+	 irqbypass kvm ccp kvm-amd tun vhost vhost_iotlb vhost_net vsock vhost_vsock i6300esb)
 
 log() { echo "kvm-host-assets: $*"; }
 die() { echo "kvm-host-assets: error: $*" >&2; exit 1; }
