@@ -3,8 +3,21 @@
  * the range of every enum, because each side re-validates what a peer sent (STYLE.md). */
 #include "ipc_qmp.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
+
+bool qmp_id_ok(const char *s)
+{
+	size_t n = strnlen(s, QMP_ID_MAX);
+
+	if (n == 0 || n == QMP_ID_MAX || !isalpha((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-._", s[i]))
+			return false;
+	return true;
+}
 
 /* a string field must end inside its array; `nonempty` also refuses "" */
 static bool str_ok(const char *s, size_t cap, bool nonempty)

@@ -150,6 +150,10 @@ struct hotplug_reply {
 };
 
 /* Encoders send one message; decoders return 0 or -EPROTO (size, NUL, range, fd count). */
+/* QEMU's rule for ids and node names: a letter, then letters, digits, '-', '.', '_'; checked
+ * by the core and again by the supervisor. */
+bool qmp_id_ok(const char *s);
+
 int ipc_qmp_request_send(int sock, const struct qmp_request *r);
 int ipc_qmp_request_decode(const struct ipc_msg *m, struct qmp_request *r);
 int ipc_qmp_reply_send(int sock, const struct qmp_reply *r);

@@ -33,18 +33,6 @@ static const struct ipc_peer qmpd_peer = {
 
 static struct ratelimit ctl_rl = RATELIMIT_INIT(5000, 10);
 
-bool control_id_ok(const char *s)
-{
-	size_t n = strnlen(s, QMP_ID_MAX);
-
-	if (n == 0 || n == QMP_ID_MAX || !isalpha((unsigned char)s[0]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("-._", s[i]))
-			return false;
-	return true;
-}
-
 void control_init(struct control *c, const struct control_ops *ops, void *opaque, int sup,
 		  unsigned nboot, const uint32_t *boot_kind)
 {
@@ -273,7 +261,7 @@ static void blockdev_add(struct control *c, const struct qmp_request *r)
 				     .direct = b->direct };
 	unsigned free_nodes = 0;
 
-	if (!control_id_ok(b->node_name))
+	if (!qmp_id_ok(b->node_name))
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "Invalid node-name '%s': a letter, then letters, digits, '-', '.', '_'",
 				 b->node_name);
@@ -357,7 +345,7 @@ static void device_add(struct control *c, const struct qmp_request *r)
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "driver '%s' cannot be hot-plugged here (only virtio-blk-mmio)",
 				 d->driver);
-	if (!control_id_ok(d->id))
+	if (!qmp_id_ok(d->id))
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "Invalid id '%s': a letter, then letters, digits, '-', '.', '_'", d->id);
 	if (find_device(c, d->id) >= 0)
@@ -428,7 +416,7 @@ static void netdev(struct control *c, const struct qmp_request *r)
 {
 	const char *id = r->cmd == QMP_CMD_NETDEV_ADD ? r->u.netdev_add.id : r->u.id;
 
-	if (!control_id_ok(id))
+	if (!qmp_id_ok(id))
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "Invalid id '%s': a letter, then letters, digits, '-', '.', '_'", id);
 	if (r->cmd == QMP_CMD_NETDEV_ADD && !ifname_ok(r->u.netdev_add.ifname))

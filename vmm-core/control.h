@@ -91,7 +91,4 @@ void control_on_qmpd(struct control *c);
 /* The VM is ending for `why`: send what QMP clients must hear first (SHUTDOWN, RESET). */
 void control_vm_ending(struct control *c, enum vm_exit_reason why);
 
-/* QEMU's rule for ids and node names: a letter, then letters, digits, '-', '.', '_'. */
-bool control_id_ok(const char *s);
-
 #endif

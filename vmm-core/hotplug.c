@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "bulkhead-config.h"
-#include "control.h"
 #include "log.h"
 #include "supervisor_priv.h"
 #include "util.h"
@@ -373,7 +372,7 @@ static uint32_t blockdev_add(struct supervisor *s, const struct hotplug_request 
 	struct blk_node *n = NULL;
 	int fd;
 
-	if (!control_id_ok(h->node_name) || strlen(h->filename) >= VM_PATH_MAX)
+	if (!qmp_id_ok(h->node_name) || strlen(h->filename) >= VM_PATH_MAX)
 		return fail(r, QMP_ERR_GENERIC, "invalid node-name or filename");
 	if (find_node(s, h->node_name))
 		return fail(r, QMP_ERR_GENERIC, "Duplicate nodes with node-name='%s'", h->node_name);
@@ -418,7 +417,7 @@ static uint32_t device_add(struct supervisor *s, const struct hotplug_request *h
 
 	if (h->slot >= VM_MAX_DISKS || h->slot < s->cfg->ndisks || s->blk[h->slot].node)
 		return fail(r, QMP_ERR_GENERIC, "slot %u is not a free disk slot", h->slot);
-	if (!control_id_ok(h->device_id) || device_id_used(s, h->device_id))
+	if (!qmp_id_ok(h->device_id) || device_id_used(s, h->device_id))
 		return fail(r, QMP_ERR_GENERIC, "Duplicate ID '%s' for device", h->device_id);
 	if (!n || !n->hotplug || n->slot >= 0)
 		return fail(r, QMP_ERR_GENERIC, "drive '%s' is unknown or in use", h->node_name);

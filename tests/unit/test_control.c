@@ -629,12 +629,3 @@ Test(control, backend_failure_pauses_and_tells)
 	cr_assert_eq(ipc_backend_failed_send(sup_peer, &b), 0);
 	cr_assert_eq(control_on_supervisor(&CTL), -EPROTO, "a nameless failure is malformed");
 }
-
-Test(control, ids)
-{
-	cr_assert(control_id_ok("drive-0.a_b"));
-	cr_assert_not(control_id_ok(""));
-	cr_assert_not(control_id_ok("0drive"));
-	cr_assert_not(control_id_ok("a b"));
-	cr_assert_not(control_id_ok("a/b"));
-}

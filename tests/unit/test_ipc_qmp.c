@@ -360,3 +360,12 @@ Test(ipc_qmp, hotplug_reply_fd_rules)
 	close(pfd[0]);
 	close(pfd[1]);
 }
+
+Test(ipc_qmp, ids)
+{
+	cr_assert(qmp_id_ok("drive-0.a_b"));
+	cr_assert_not(qmp_id_ok(""));
+	cr_assert_not(qmp_id_ok("0drive"));
+	cr_assert_not(qmp_id_ok("a b"));
+	cr_assert_not(qmp_id_ok("a/b"));
+}
