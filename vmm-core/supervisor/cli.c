@@ -1,13 +1,11 @@
 /*
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
- * with a handler filling struct vm_config, and a shared "key=value,..." property splitter for
- * the options that take property lists (-machine, -smp here; -drive, -device, -chardev in
- * cli_disks.c).
+ * with a handler filling struct vm_config (-machine, -smp, ... here; -drive, -device, -chardev
+ * in cli_disks.c), property lists split by cli_props.c.
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,191 +14,10 @@
 
 #include "bulkhead-config.h"
 #include "cli.h"
-#include "cli_priv.h"
+#include "cli_disks.h"
+#include "cli_props.h"
 #include "log.h"
 #include "util.h"
-
-/* Fill err with one line; returns -EINVAL so handlers can `return cli_fail(...)`. */
-PRINTF(2, 3) int cli_fail(struct cli_state *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!st->err || !st->errlen)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(st->err, st->errlen, fmt, ap);
-	va_end(ap);
-	/* values are echoed back quoted; a newline in one must not split the message */
-	for (char *p = st->err; *p; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = '?';
-	return -EINVAL;
-}
-
-/* Copy a non-empty string into a fixed-size config field. */
-int cli_copy_str(struct cli_state *st, const char *opt, char *dst, size_t size,
-		 const char *src)
-{
-	size_t len = strlen(src);
-
-	if (len == 0)
-		return cli_fail(st, "%s: must not be empty", opt);
-	if (len >= size)
-		return cli_fail(st, "%s: too long (%zu characters, max %zu)", opt, len, size - 1);
-	memcpy(dst, src, len + 1);
-	return 0;
-}
-
-/*
- * Decimal digits only, so "-1", "+2", " 3", "0x10" and "" are refused (strtoul would take
- * most of them). *end points past the digits; -ERANGE on 64-bit overflow.
- */
-int cli_parse_dec(const char *s, uint64_t *out, const char **end)
-{
-	uint64_t v = 0;
-	const char *p = s;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
-			return -ERANGE;
-	}
-	if (p == s)
-		return -EINVAL;
-	*out = v;
-	*end = p;
-	return 0;
-}
-
-const char *cli_onoff(bool b)
-{
-	return b ? "on" : "off";
-}
-
-/* ---- "key=value,key=value" property lists ---- */
-
-static int props_add(struct cli_state *st, const char *opt, struct props *pr, char *item,
-		     const char *defkey)
-{
-	char *eq = strchr(item, '=');
-	struct prop *p;
-
-	if (pr->n == PROPS_MAX)
-		return cli_fail(st, "%s: too many properties (max %d)", opt, PROPS_MAX);
-	p = &pr->p[pr->n];
-	if (eq) {
-		*eq = '\0';
-		p->key = item;
-		p->val = eq + 1;
-	} else if (pr->n == 0 && defkey) {
-		/* a leading bare value names the default key: "microvm", "4" */
-		p->key = defkey;
-		p->val = item;
-	} else {
-		p->key = item;
-		p->val = NULL;
-	}
-	if (*p->key == '\0')
-		return cli_fail(st, "%s: empty property name", opt);
-	for (unsigned i = 0; i < pr->n; i++)
-		if (!strcmp(pr->p[i].key, p->key))
-			return cli_fail(st, "%s: property '%s' given more than once", opt, p->key);
-	pr->n++;
-	return 0;
-}
-
-/* Split arg into pr; ",," is a literal comma as in QEMU, so paths may contain commas. */
-int cli_props_split(struct cli_state *st, const char *opt, const char *arg,
-		    const char *defkey, struct props *pr)
-{
-	const char *r = arg;
-	char *w = pr->buf, *item = w;
-	int ret;
-
-	if (strlen(arg) >= sizeof(pr->buf))
-		return cli_fail(st, "%s: argument too long", opt);
-	pr->n = 0;
-	for (;;) {
-		if (r[0] == ',' && r[1] == ',') {
-			*w++ = ',';
-			r += 2;
-		} else if (*r == ',' || *r == '\0') {
-			*w++ = '\0';
-			ret = props_add(st, opt, pr, item, defkey);
-			if (ret || *r == '\0')
-				return ret;
-			r++;
-			item = w;
-		} else {
-			*w++ = *r++;
-		}
-	}
-}
-
-/* Hand each property to the handler its key names; unknown keys are errors. */
-int cli_props_apply(struct cli_state *st, const char *opt, const struct props *pr,
-		    const struct prop_desc *descs, size_t ndescs)
-{
-	for (unsigned i = 0; i < pr->n; i++) {
-		const struct prop *p = &pr->p[i];
-		size_t d;
-		int ret;
-
-		for (d = 0; d < ndescs; d++)
-			if (!strcmp(descs[d].key, p->key))
-				break;
-		if (d == ndescs)
-			return cli_fail(st, "%s: unknown property '%s'", opt, p->key);
-		ret = descs[d].fn(st, opt, p->key, p->val);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-int cli_props_parse(struct cli_state *st, const char *opt, const char *arg,
-		    const char *defkey, const struct prop_desc *descs, size_t ndescs)
-{
-	struct props pr;
-	int ret = cli_props_split(st, opt, arg, defkey, &pr);
-
-	return ret ? ret : cli_props_apply(st, opt, &pr, descs, ndescs);
-}
-
-int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return val ? 0 : cli_fail(st, "%s: property '%s' needs a value", opt, key);
-}
-
-int cli_prop_range(struct cli_state *st, const char *opt, const char *key, const char *val,
-		   bool named, uint64_t min, uint64_t max, uint64_t *out)
-{
-	const char *end, *k = named ? key : "", *sp = named ? " " : "";
-	int ret = cli_need_val(st, opt, key, val);
-
-	if (ret)
-		return ret;
-	ret = cli_parse_dec(val, out, &end);
-	if (ret == -EINVAL || (!ret && *end))
-		return cli_fail(st, "%s: %s%s'%s' is not a valid number", opt, k, sp, val);
-	if (ret || *out < min || *out > max)
-		return cli_fail(st, "%s: %s%s'%s' is out of range (%llu-%llu)", opt, k, sp, val,
-				(unsigned long long)min, (unsigned long long)max);
-	return 0;
-}
-
-/* on|off|true|false; a bare flag (",readonly") means on, as in QEMU. */
-int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const char *val,
-		  bool *out)
-{
-	if (!val || !strcmp(val, "on") || !strcmp(val, "true"))
-		*out = true;
-	else if (!strcmp(val, "off") || !strcmp(val, "false"))
-		*out = false;
-	else
-		return cli_fail(st, "%s: property '%s' must be on or off, not '%s'", opt, key, val);
-	return 0;
-}
 
 /* ---- -machine ---- */
 

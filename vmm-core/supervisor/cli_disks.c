@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_priv.h"
+#include "cli_disks.h"
 #include "util.h"
 
 /* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */

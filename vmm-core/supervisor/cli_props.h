@@ -1,7 +1,7 @@
-/* Internals shared by the command-line parser (cli.c: the option table, the property-list
- * splitter, the machine options) and its disk options (cli_disks.c). Not for other modules. */
-#ifndef BULKHEAD_CLI_PRIV_H
-#define BULKHEAD_CLI_PRIV_H
+/* Supervisor only: the parser state and the helpers (cli_props.c) every option handler of the
+ * command line uses, in cli.c and cli_disks.c. Not for other modules. */
+#ifndef BULKHEAD_CLI_PROPS_H
+#define BULKHEAD_CLI_PROPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,13 +85,5 @@ int cli_props_apply(struct cli_state *st, const char *opt, const struct props *p
 		    const struct prop_desc *descs, size_t ndescs);
 int cli_props_parse(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
 		    const struct prop_desc *descs, size_t ndescs);
-
-/* cli_disks.c */
-int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg);
-int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *arg);
-int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *arg);
-/* Bind devices to drives and chardevs, and number the disks' slots in command-line order. */
-int cli_resolve_disks(struct cli_state *st);
-void cli_print_devices(FILE *out, const struct vm_config *c);
 
 #endif
