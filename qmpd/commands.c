@@ -12,6 +12,7 @@
 #include "args.h"
 #include "bulkhead-config.h"
 #include "util.h"
+#include "worker_kinds.h"
 
 /* Everything a command's arguments may fill: the request for the core plus members that are
  * checked here and not relayed. */
@@ -160,7 +161,7 @@ static bool mac_ok(const char *s)
 
 static bool is_blk_driver(const char *d)
 {
-	return !strcmp(d, "virtio-blk-mmio") || !strcmp(d, "virtio-blk-device");
+	return worker_kind_by_driver(d) == WORKER_BLK;
 }
 
 static bool is_net_driver(const char *d)

@@ -474,7 +474,7 @@ Test(vmmio, random_accesses)
 
 /* ---- hotplug slots: an empty disk slot ("no medium"), attach and detach ---- */
 
-#include "vu_slot.h"
+#include "worker_kinds.h"
 
 /* dev-blk's blk_features() for a writable disk with one queue (dev-blk/blk.c) */
 #define BLK_WORKER_FEATURES ((1ULL << VMMIO_F_VERSION_1) | (1ULL << 28) | (1ULL << 29) | \
@@ -482,15 +482,22 @@ Test(vmmio, random_accesses)
 #define BLK_WORKER_FEATURES_RO ((1ULL << VMMIO_F_VERSION_1) | (1ULL << 28) | (1ULL << 29) | \
 				(1ULL << 2) | (1ULL << 6) | (1ULL << 9) | (1ULL << 5))
 
+#define BLK_EMPTY_FEATURES (worker_kinds[WORKER_BLK].empty_features)
+
+/* What vu_slot_set_empty does with the worker-kind table's blk entry. */
 static void empty_slot(void)
 {
-	uint8_t cfg[60] = { 0 };
+	const struct worker_kind_desc *k = &worker_kinds[WORKER_BLK];
+	uint8_t want[60] = { 0 }, cfg[WORKER_CONFIG_MAX] = { 0 };
 
-	cfg[12] = 126;      /* seg_max */
-	cfg[21] = 2;        /* blk_size 512 */
+	want[12] = 126;     /* seg_max */
+	want[21] = 2;       /* blk_size 512 */
+	cr_assert_eq(k->config_len, sizeof(want));
+	k->empty_config(cfg);
+	cr_assert_arr_eq(cfg, want, sizeof(want), "capacity 0, seg_max and blk_size as offered");
 	vmmio_lock(&F->t);
-	vmmio_set_backend(&F->t, 2, VU_SLOT_EMPTY_FEATURES, 1);
-	vmmio_set_config(&F->t, cfg, sizeof(cfg));
+	vmmio_set_backend(&F->t, k->virtio_id, k->empty_features, 1);
+	vmmio_set_config(&F->t, cfg, k->config_len);
 	vmmio_unlock(&F->t);
 }
 
@@ -514,7 +521,7 @@ Test(vmmio, empty_slot_is_a_disk_without_medium_that_a_driver_binds)
 	offered = rd(VMMIO_DEVICE_FEATURES);
 	wr(VMMIO_DEVICE_FEATURES_SEL, 1);
 	offered |= (uint64_t)rd(VMMIO_DEVICE_FEATURES) << 32;
-	cr_assert_eq(offered, VU_SLOT_EMPTY_FEATURES);
+	cr_assert_eq(offered, BLK_EMPTY_FEATURES);
 	/* the empty offer must be what every bulkhead-blk offers, or a disk plugged later would
 	 * lack features the driver accepted */
 	cr_assert_eq(offered & ~BLK_WORKER_FEATURES, 0);
@@ -535,7 +542,7 @@ Test(vmmio, attach_and_detach_raise_config_change)
 	uint32_t gen;
 
 	empty_slot();
-	negotiate(VU_SLOT_EMPTY_FEATURES);
+	negotiate(BLK_EMPTY_FEATURES);
 	queue(0, 128, 0x1000, 0x2000, 0x3000);
 	wr(VMMIO_STATUS, ALL_OK);
 	gen = rd(VMMIO_CONFIG_GENERATION);

@@ -16,7 +16,6 @@
 #include "mptable.h"
 #include "resetvec.h"
 
-#define VIRTIO_ID_BLOCK 2
 #define IRQ_KBD 1           /* ISA IRQ 1: the i8042's keyboard interrupt */
 
 void vm_init(struct vm *vm)
@@ -60,20 +59,24 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 	return register_ged(vm, c, irq);
 }
 
-/* The six disk slots at fixed addresses, described to the guest by the tables built next:
- * the command line's disks fill the first ones, the rest wait for hotplug with no medium. */
+/* The slots of every worker kind at fixed addresses, described to the guest by the tables built
+ * next: the command line's devices fill the first ones, the rest wait for hotplug empty. */
 static int create_slots(struct vm *vm, const struct core_config *c)
 {
 	int r;
 
-	vm->desc.nmmio = CTL_DISK_SLOTS;
-	for (unsigned i = 0; i < CTL_DISK_SLOTS; i++) {
+	vm->desc.nmmio = WORKER_SLOTS;
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		int kind = worker_kind_of_slot(i);
+
 		vm->desc.mmio[i] = (struct mmio_slot_desc){
 			.base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE,
 			.size = LAYOUT_VIRTIO_MMIO_SIZE,
 			.irq = LAYOUT_VIRTIO_FIRST_IRQ + i,
 		};
-		r = vu_slot_init(&vm->slots[i], vm, i, VIRTIO_ID_BLOCK,
+		if (kind < 0)
+			return -EINVAL;
+		r = vu_slot_init(&vm->slots[i], vm, i, &worker_kinds[kind],
 				 i < c->nslots && c->slot_kind[i] == IPC_DEV_VHOST_USER_BLK);
 		if (r)
 			return r;

@@ -42,7 +42,7 @@ void control_init(struct control *c, const struct control_ops *ops, void *opaque
 	c->sup = sup;
 	c->qmpd = -1;
 	c->next_tag = 1;
-	for (unsigned i = 0; i < nboot && i < CTL_DISK_SLOTS; i++) {
+	for (unsigned i = 0; i < nboot && i < WORKER_SLOTS; i++) {
 		c->slot[i].state = CTL_SLOT_BOOT;
 		c->slot[i].external = boot_kind[i] == IPC_DEV_VHOST_USER_BLK;
 	}
@@ -57,7 +57,7 @@ unsigned control_boot_waiting(const struct control *c)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < CTL_DISK_SLOTS; i++)
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
 		n += c->slot[i].state == CTL_SLOT_BOOT && !c->slot[i].attached;
 	return n;
 }
@@ -225,7 +225,7 @@ static struct ctl_node *find_node(struct control *c, const char *name)
 
 static int find_device(const struct control *c, const char *id)
 {
-	for (unsigned i = 0; i < CTL_DISK_SLOTS; i++)
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
 		if (c->slot[i].state != CTL_SLOT_EMPTY && c->slot[i].id[0] && !strcmp(c->slot[i].id, id))
 			return (int)i;
 	return -1;
@@ -295,33 +295,30 @@ static void blockdev_del(struct control *c, const struct qmp_request *r)
 	ask_supervisor(c, r, &h);
 }
 
-static bool blk_driver(const char *d)
-{
-	return !strcmp(d, "virtio-blk-mmio") || !strcmp(d, "virtio-blk-device");
-}
-
 static bool net_driver(const char *d)
 {
 	return !strcmp(d, "virtio-net-mmio") || !strcmp(d, "virtio-net-device");
 }
 
-/* Which slot a device_add goes to: "addr" must name an empty disk slot; without it, the first
- * empty one. Returns the slot or -1 with an error sent. */
-static int pick_slot(struct control *c, const struct qmp_request *r)
+/* Which slot a device_add of kind k goes to: "addr" must name an empty slot of the kind;
+ * without it, the first empty one. Returns the slot or -1 with an error sent. */
+static int pick_slot(struct control *c, const struct qmp_request *r,
+		     const struct worker_kind_desc *k)
 {
 	const struct qmp_device_add *d = &r->u.device_add;
+	unsigned first = k->first_slot, last = k->first_slot + k->nslots - 1;
 
 	if (!d->has_addr) {
-		for (unsigned i = 0; i < CTL_DISK_SLOTS; i++)
+		for (unsigned i = first; i <= last; i++)
 			if (c->slot[i].state == CTL_SLOT_EMPTY)
 				return (int)i;
-		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "no free disk slot (all %d in use)",
-			  CTL_DISK_SLOTS);
+		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "no free %s slot (all %u in use)",
+			  k->slot_class, k->nslots);
 		return -1;
 	}
-	if (d->addr >= CTL_DISK_SLOTS) {
-		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-			  "addr 0x%x is not a disk slot (0x0-0x%x)", d->addr, CTL_DISK_SLOTS - 1);
+	if (d->addr < first || d->addr > last) {
+		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "addr 0x%x is not a %s slot (0x%x-0x%x)",
+			  d->addr, k->slot_class, first, last);
 		return -1;
 	}
 	if (c->slot[d->addr].state != CTL_SLOT_EMPTY) {
@@ -336,12 +333,14 @@ static void device_add(struct control *c, const struct qmp_request *r)
 	const struct qmp_device_add *d = &r->u.device_add;
 	struct hotplug_request h = { .op = HOTPLUG_DEVICE_ADD };
 	const char *drive = d->drive[0] ? d->drive : d->id;
+	int kind = worker_kind_by_driver(d->driver);
 	struct ctl_node *n;
 	int slot;
 
 	if (net_driver(d->driver))
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC, NET_UNAVAILABLE);
-	if (!blk_driver(d->driver))
+	/* a disk's device_add names its drive: the only kind so far */
+	if (kind != WORKER_BLK)
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "driver '%s' cannot be hot-plugged here (only virtio-blk-mmio)",
 				 d->driver);
@@ -359,7 +358,7 @@ static void device_add(struct control *c, const struct qmp_request *r)
 		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
 				 "drive '%s' is already in use by device '%s'", drive,
 				 c->slot[n->slot].id);
-	slot = pick_slot(c, r);
+	slot = pick_slot(c, r, &worker_kinds[kind]);
 	if (slot < 0)
 		return;
 	c->slot[slot].state = CTL_SLOT_ADDING;
@@ -492,7 +491,7 @@ static int on_backend_attach(struct control *c, struct ipc_msg *msg)
 
 	if (ipc_backend_attach_decode(msg, &a, &fd) < 0)
 		return -EPROTO;
-	s = a.slot < CTL_DISK_SLOTS ? &c->slot[a.slot] : NULL;
+	s = a.slot < WORKER_SLOTS ? &c->slot[a.slot] : NULL;
 	if (!s || s->external != (a.kind == IPC_DEV_VHOST_USER_BLK)) {
 		close(fd);
 		return -EPROTO;

@@ -13,8 +13,8 @@
 #include "config.h"
 #include "ipc.h"
 #include "ipc_qmp.h"
+#include "worker_kinds.h"
 
-#define CTL_DISK_SLOTS VM_MAX_DISKS   /* StratoVirt microvm: slots 0..5 exist from boot */
 #define CTL_MAX_NODES  16             /* blockdev-add'ed images the core keeps track of */
 
 /* What the control path does to the VM. Every call is made from the core's main thread. */
@@ -59,7 +59,7 @@ struct control {
 	unsigned qmpd_gen;            /* bumped by every QMPD_ATTACH */
 	bool paused;
 	bool end_announced;           /* SHUTDOWN already sent */
-	struct ctl_slot slot[CTL_DISK_SLOTS];
+	struct ctl_slot slot[WORKER_SLOTS];
 	struct ctl_node node[CTL_MAX_NODES];
 	/* the one request the supervisor is working on; qmpd is not read meanwhile */
 	struct {

@@ -78,8 +78,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = recv_config(ipc, &c, &f);
-	if (!r && c.nslots > CTL_DISK_SLOTS)
-		r = -EINVAL;     /* only the six disk slots exist */
+	if (!r && c.nslots > WORKER_SLOTS)
+		r = -EINVAL;     /* more slots than the core has */
 	if (r)
 		fatalx("bad configuration from the supervisor: %s", strerror(-r));
 	vm_init(&vm);

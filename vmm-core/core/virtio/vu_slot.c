@@ -12,7 +12,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
@@ -22,14 +21,6 @@
 
 #define WANT_PROTOCOL ((1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) | \
 		       (1ULL << VU_PROTOCOL_F_CONFIG) | (1ULL << VU_PROTOCOL_F_INFLIGHT_SHMFD))
-#define VIRTIO_ID_BLOCK 2
-/* struct virtio_blk_config up to write_zeroes_may_unmap and its padding: what QEMU 7.2 and
- * qemu-storage-daemon serve (they refuse a longer GET_CONFIG) */
-#define BLK_CONFIG_LEN 60
-
-#define EMPTY_FEATURES VU_SLOT_EMPTY_FEATURES
-#define EMPTY_SEG_MAX  126      /* dev-blk's BLK_SEG_MAX */
-#define EMPTY_BLK_SIZE 512
 
 static struct vu_slot *to_slot(struct vmmio *t)
 {
@@ -38,7 +29,7 @@ static struct vu_slot *to_slot(struct vmmio *t)
 
 static uint32_t config_len(const struct vu_slot *s)
 {
-	return s->device_id == VIRTIO_ID_BLOCK ? BLK_CONFIG_LEN : VU_MAX_CONFIG;
+	return s->kind->config_len;
 }
 
 /* ---- KVM side: kick and call eventfds ---- */
@@ -285,7 +276,7 @@ static int handshake(struct vu_slot *s)
 		return r;
 	if (nq == 0)
 		return -EPROTO;
-	vmmio_set_backend(&s->t, s->device_id, feat, nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES :
+	vmmio_set_backend(&s->t, s->kind->virtio_id, feat, nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES :
 			  (unsigned)nq);
 	s->connected = true;
 	if (pf & (1ULL << VU_PROTOCOL_F_CONFIG))
@@ -342,25 +333,14 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name)
 	return r;
 }
 
-/* The "no medium" config: capacity 0; the rest as the empty offer promises. */
-static void empty_config(uint8_t *buf)
-{
-	struct virtio_blk_config c;
-
-	memset(&c, 0, sizeof(c));
-	c.seg_max = htole32(EMPTY_SEG_MAX);
-	c.blk_size = htole32(EMPTY_BLK_SIZE);
-	memcpy(buf, &c, BLK_CONFIG_LEN);
-}
-
 void vu_slot_set_empty(struct vu_slot *s)
 {
-	uint8_t cfg[BLK_CONFIG_LEN];
+	uint8_t cfg[WORKER_CONFIG_MAX] = { 0 };
 
-	empty_config(cfg);
+	s->kind->empty_config(cfg);
 	vmmio_lock(&s->t);
-	vmmio_set_backend(&s->t, VIRTIO_ID_BLOCK, EMPTY_FEATURES, 1);
-	vmmio_set_config(&s->t, cfg, BLK_CONFIG_LEN);
+	vmmio_set_backend(&s->t, s->kind->virtio_id, s->kind->empty_features, 1);
+	vmmio_set_config(&s->t, cfg, s->kind->config_len);
 	vmmio_unlock(&s->t);
 }
 
@@ -384,11 +364,11 @@ void vu_slot_unplug(struct vu_slot *s)
 	closep(&s->inflight_fd);
 	s->external = false;
 	s->backend_name[0] = '\0';
-	/* "no medium": capacity 0, everything else as the driver already knows it; the change
-	 * bumps ConfigGeneration and raises the config interrupt so the guest sees it */
+	/* e.g. a disk with no medium: the change bumps ConfigGeneration and raises the config
+	 * interrupt so the guest sees it */
 	memcpy(cfg, s->t.config, sizeof(cfg));
-	memset(cfg, 0, 8);
-	vmmio_set_config(&s->t, cfg, s->t.config_len ? s->t.config_len : BLK_CONFIG_LEN);
+	s->kind->unplugged_config(cfg);
+	vmmio_set_config(&s->t, cfg, s->t.config_len ? s->t.config_len : s->kind->config_len);
 	vmmio_unlock(&s->t);
 }
 
@@ -397,15 +377,15 @@ int vu_slot_fd(const struct vu_slot *s)
 	return s->sock;
 }
 
-int vu_slot_init(struct vu_slot *s, struct vm *vm, unsigned index, uint32_t device_id,
-		 bool external)
+int vu_slot_init(struct vu_slot *s, struct vm *vm, unsigned index,
+		 const struct worker_kind_desc *kind, bool external)
 {
 	const struct mmio_slot_desc *d = &vm->desc.mmio[index];
 
 	memset(s, 0, sizeof(*s));
 	s->vm = vm;
 	s->index = index;
-	s->device_id = device_id;
+	s->kind = kind;
 	s->external = external;
 	s->sock = s->inflight_fd = s->call_fd = -1;
 	for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++)

@@ -11,22 +11,11 @@
 
 #include "virtio_mmio.h"
 #include "vu_frontend.h"
+#include "worker_kinds.h"
 
 struct vm;
 
 #define VU_SLOT_REPLY_TIMEOUT_MS 10000
-
-/*
- * What an empty disk slot offers so that the guest's virtio-blk driver binds to it at boot
- * (with no queue or no device it would not, and would never see a later hotplug): a disk with
- * capacity 0. The features are the subset bulkhead-blk always offers (dev-blk/blk.c
- * blk_features: VERSION_1, INDIRECT_DESC, EVENT_IDX, SEG_MAX, BLK_SIZE, FLUSH), because a
- * driver keeps what it accepted here when the real disk arrives. Not RO, DISCARD,
- * WRITE_ZEROES or MQ: those depend on the disk, so a read-only hot-plugged disk answers
- * writes with an I/O error instead of showing RO to a driver bound before it came.
- */
-#define VU_SLOT_EMPTY_FEATURES ((1ULL << 32) | (1ULL << 28) | (1ULL << 29) | (1ULL << 2) | \
-				(1ULL << 6) | (1ULL << 9))
 
 struct vu_slot {
 	struct vmmio t;             /* first: the transport, with the lock guarding all below */
@@ -34,7 +23,7 @@ struct vu_slot {
 	unsigned index;
 	char name[16];              /* "slot N" */
 	char backend_name[64];      /* from the supervisor, for log lines */
-	uint32_t device_id;         /* virtio device type this slot holds */
+	const struct worker_kind_desc *kind;   /* the worker kind this slot holds */
 	bool external;              /* not ours to restart: its death means NEEDS_RESET */
 
 	int sock;                   /* vhost-user connection, -1 without a backend */
@@ -54,10 +43,10 @@ struct vu_slot {
 	unsigned attaches;
 };
 
-/* Create the empty slot `index` (base and GSI from vm->desc.mmio[index]) and put it on the
- * MMIO bus. device_id is what DeviceID reads once the first backend came. */
-int vu_slot_init(struct vu_slot *s, struct vm *vm, unsigned index, uint32_t device_id,
-		 bool external);
+/* Create the empty slot `index` (base and GSI from vm->desc.mmio[index]) for a worker of `kind`
+ * and put it on the MMIO bus. */
+int vu_slot_init(struct vu_slot *s, struct vm *vm, unsigned index,
+		 const struct worker_kind_desc *kind, bool external);
 void vu_slot_exit(struct vu_slot *s);
 
 /*
@@ -71,10 +60,11 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name);
  * for the next one. External backends leave the device needing a reset. */
 void vu_slot_detach(struct vu_slot *s, const char *why);
 
-/* Hotplug (DESIGN.md §4): an empty disk slot offers a virtio-blk disk with capacity 0 ("no
- * medium") so the guest's driver binds at boot; plug attaches a new bulkhead-blk (as
- * vu_slot_attach, never external); unplug drops the backend and its in-flight area and goes
- * back to capacity 0. Plug and unplug change config space and so raise a config interrupt. */
+/* Hotplug (DESIGN.md §4): an empty slot offers its kind's device with the kind's empty config
+ * and features (a disk: capacity 0, "no medium") so the guest's driver binds at boot; plug
+ * attaches a new worker (as vu_slot_attach, never external); unplug drops the backend and its
+ * in-flight area and goes back to the kind's unplugged config. Plug and unplug change config
+ * space and so raise a config interrupt. */
 void vu_slot_set_empty(struct vu_slot *s);
 int vu_slot_plug(struct vu_slot *s, int sock, const char *name);
 void vu_slot_unplug(struct vu_slot *s);

@@ -1,0 +1,63 @@
+/*
+ * The worker kinds: one entry per kind of device worker (a vhost-user backend that bulkhead
+ * spawns, sandboxes and restarts), read by every process that deals with one:
+ *   the supervisor  which program to run and from where, its sandbox, its restart policy
+ *                   (vmm-core/supervisor/workers.c; what it opens for one and the worker's
+ *                   arguments: vmm-core/supervisor/kinds.c)
+ *   the core        its virtio-mmio slots, virtio device id, config space, what an empty slot
+ *                   offers, the device_add drivers that go there (vmm-core/core/)
+ *   qmpd            the device_add drivers it passes on
+ * Adding a kind: an entry in worker_kinds[] (worker_kinds.c), its supervisor ops (kinds.c),
+ * its options (vmm-core/supervisor/cli*.c), and its worker program.
+ */
+#ifndef BULKHEAD_WORKER_KINDS_H
+#define BULKHEAD_WORKER_KINDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum worker_kind {
+	WORKER_BLK,
+	WORKER_KIND_MAX,
+};
+
+/* All the core's virtio-mmio slots, every kind's range together. */
+#define WORKER_SLOTS 6
+
+/* Longest config space any kind has (the transport's VMMIO_CONFIG_MAX is at least this). */
+#define WORKER_CONFIG_MAX 256
+
+struct worker_kind_desc {
+	const char *name;             /* "blk", in log lines and tables */
+	const char *noun;             /* "drive": what log lines call the thing one serves */
+	const char *slot_class;       /* "disk": what QMP errors call its slots */
+	const char *program;          /* the worker executable */
+	const char *build_dir;        /* the folder the build tree has it in */
+	int sandbox;                  /* the worker's enum sandbox_kind (common/sandbox.h) */
+	uint32_t ipc_dev;             /* IPC_DEV_*: the slot kind the core is told at boot */
+	uint32_t virtio_id;           /* the virtio device id DeviceID reads */
+	unsigned first_slot;          /* its slots in the core: first_slot .. */
+	unsigned nslots;              /*   first_slot + nslots - 1 */
+	/* Config space: config_len bytes, read from the worker (VHOST_USER_GET_CONFIG) when one
+	 * attaches; before that, and after an unplug, the core shows what these two write. */
+	uint32_t config_len;
+	void (*empty_config)(uint8_t *cfg);        /* an empty slot at boot */
+	void (*unplugged_config)(uint8_t *cfg);    /* the last config once its device went */
+	/* What an empty slot offers so that the guest's driver binds at boot and sees a later
+	 * hotplug: the subset of features every worker of this kind offers. */
+	uint64_t empty_features;
+	const char *const *drivers;   /* -device and device_add driver names, NULL-terminated */
+	/* A worker that dies is restarted at once, unless this is its restart_burst-th death
+	 * within restart_window_s: then the VM pauses (fail-stop, DESIGN.md §8). */
+	unsigned restart_burst;
+	unsigned restart_window_s;
+};
+
+extern const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX];
+
+/* The kind whose device_add / -device driver this is; -1 for none. */
+int worker_kind_by_driver(const char *driver);
+/* The kind whose range holds the core's slot; -1 for none. */
+int worker_kind_of_slot(unsigned slot);
+
+#endif
