@@ -1,5 +1,12 @@
-/* Internals of the supervisor shared by supervisor.c (start, disks, reaping) and hotplug.c
- * (the QMP socket, qmpd, and the host side of disk hotplug). Not for other modules. */
+/* Supervisor only: its state and the interfaces between its files. supervisor.c (start,
+ * the main loop, reaping, the exit status) uses all of them; the others use only what is
+ * declared above their own section and never supervisor.c:
+ *   spawn.c    making children: fork or clone, -runas, the child's fd setup, restart pacing
+ *   workers.c  device workers of every kind: spawn, restart, fail-stop, detach, stop
+ *   kinds.c    what each worker kind needs from the supervisor (opened at boot, fds, argv)
+ *   qmpd.c     the QMP listening socket and bulkhead-qmpd on it
+ *   hotplug.c  the host side of hotplug: opening images, a worker per device_add
+ */
 #ifndef BULKHEAD_SUPERVISOR_PRIV_H
 #define BULKHEAD_SUPERVISOR_PRIV_H
 
@@ -12,33 +19,36 @@
 #include "config.h"
 #include "ipc.h"
 #include "ipc_qmp.h"
+#include "log.h"
+#include "worker_kinds.h"
 
-/* a child that dies this often within the window is not restarted at once (see users) */
-#define RESTART_BURST     5
-#define RESTART_WINDOW_NS (10ULL * 1000000000ULL)
 #define SUP_MAX_NODES     (VM_MAX_DRIVES + 16)
+#define RESTART_MAX_BURST 8           /* the longest restart_burst a policy may have */
 
+/* The latest restarts of one child, for its restart policy. */
 struct restarts {
-	uint64_t ns[RESTART_BURST];   /* ring of the latest restart times */
+	uint64_t ns[RESTART_MAX_BURST];   /* ring of the latest restart times */
 	unsigned n;
 };
 
-/* An open image: a -drive, or a blockdev-add. Its fd stays here so every (re)start of a
- * worker serves the same open file. */
-struct blk_node {
+/* What one worker serves, opened by us and kept here so every (re)start of a worker gets the
+ * same open file. blk: an image, from a -drive or a blockdev-add. */
+struct sup_node {
 	bool used;
 	bool hotplug;                 /* from blockdev-add: blockdev-del may drop it */
-	struct vm_drive d;            /* d.id is the node-name */
+	enum worker_kind kind;
+	struct vm_drive d;            /* blk: d.id is the node-name */
 	int fd;
 	int slot;                     /* the worker serving it, or -1 */
 };
 
-/* The bulkhead-blk of one disk slot. */
-struct blk_worker {
-	struct blk_node *node;        /* NULL: no bulkhead-blk in this slot */
+/* The worker of one slot of the core, of the kind that slot holds. */
+struct worker {
+	enum worker_kind kind;
+	struct sup_node *node;        /* NULL: no worker in this slot */
 	unsigned slot;
 	pid_t pid;                    /* -1 when not running */
-	char dev_id[QMP_ID_MAX];      /* device_add id ("" for command-line disks) */
+	char dev_id[QMP_ID_MAX];      /* device_add id ("" for command-line devices) */
 	struct restarts rs;
 };
 
@@ -56,6 +66,7 @@ struct supervisor {
 	bool runas;                   /* -runas: every child drops to run_uid/run_gid */
 	uid_t run_uid;
 	gid_t run_gid;
+	int sandbox_report[2];        /* where children's SIGSYS handlers name the syscall */
 	/* -hotplug-dir, resolved at startup; blockdev-add opens only files inside one */
 	unsigned nhotplug_dirs;
 	char hotplug_dirs[VM_MAX_HOTPLUG_DIRS][PATH_MAX];
@@ -63,9 +74,9 @@ struct supervisor {
 	struct termios tty;
 	bool have_exit;
 	struct vm_exit_info exit;
-	struct blk_node node[SUP_MAX_NODES];
-	struct blk_worker blk[VM_MAX_DISKS];   /* by slot */
-	int ext_fd[VM_MAX_DISKS];     /* connected external backends, by slot; -1 otherwise */
+	struct sup_node node[SUP_MAX_NODES];
+	struct worker worker[WORKER_SLOTS];   /* by slot */
+	int ext_fd[WORKER_SLOTS];     /* connected external backends, by slot; -1 otherwise */
 	bool ending;                  /* the core is gone: restart nothing */
 
 	/* QMP: the listening socket is ours; qmpd only accepts on it */
@@ -78,19 +89,15 @@ struct supervisor {
 	uint64_t qmpd_due_ns;         /* a delayed restart, 0 for none */
 };
 
-/* supervisor.c */
+/* ---- spawn.c ---- */
 uint64_t sup_mono_ns(void);
+/* Record one restart; false when `burst` of them happened within window_ns. */
+bool sup_restart_allowed(struct restarts *r, unsigned burst, uint64_t window_ns);
 /* Where a helper program lives (next to bulkhead, in the build tree, or libexecdir). */
 int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len);
 /* In a forked child: PDEATHSIG, plain signal mask, stdin/stdout to /dev/null, the log on
  * stderr; then fds[i] becomes fd 3+i and every other fd is closed. _exit(127) on failure. */
 void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool keep_stdio);
-/* Record one restart; false when RESTART_BURST happened within RESTART_WINDOW_NS. */
-bool sup_restart_allowed(struct restarts *r);
-/* Spawn the bulkhead-blk of w (w->node set); *fd = the core's end of its socket. */
-int sup_spawn_blk(struct supervisor *s, struct blk_worker *w, int *fd);
-
-/* spawn.c */
 /* -runas USER[:GROUP] to ids (s->runas, run_uid, run_gid); -1 after one line on stderr. */
 int sup_resolve_runas(struct supervisor *s);
 /* "--runas=UID:GID" for a worker, or "" without -runas */
@@ -100,10 +107,57 @@ pid_t sup_fork(struct supervisor *s, bool pidns);
 /* In a new child, before exec: false if the supervisor is already gone. */
 bool sup_parent_alive(const struct supervisor *s);
 int sup_self_pidfd(void);
+/* "was killed by seccomp (syscall openat)", "was killed by signal ...", "exited with ..." */
+void sup_describe_exit(const struct supervisor *s, pid_t pid, int status, char *buf,
+		       size_t len);
 
-/* hotplug.c */
-/* -hotplug-dir: resolve each directory (realpath); -1 after one line on stderr. */
-int sup_hotplug_dirs_open(struct supervisor *s);
+/* ---- kinds.c ---- */
+#define SUP_WORKER_ARGS 16
+
+/* A worker's argv after "PROGRAM --fd=3", its strings in buf. */
+struct sup_args {
+	char *argv[SUP_WORKER_ARGS];
+	unsigned n;
+	char buf[2 * VM_PATH_MAX];
+	size_t used;
+};
+
+struct sup_kind_ops {
+	/* Open what the configuration names for this kind (nodes, external backends); -1 after
+	 * one line on stderr. */
+	int (*open_boot)(struct supervisor *s);
+	/* How many of the kind's slots, from its first, the configuration's own devices fill. */
+	unsigned (*nboot)(const struct vm_config *c);
+	/* The fds the worker of n gets after its socket (as fd 4, 5, ...); how many. */
+	unsigned (*fds)(const struct sup_node *n, int *fds, unsigned max);
+	/* Its options (what n says); -1 when they do not fit. */
+	int (*args)(const struct sup_node *n, struct sup_args *a);
+};
+
+extern const struct sup_kind_ops *const sup_kind_ops[WORKER_KIND_MAX];
+/* "bulkhead: OPT: cannot open 'PATH': ERRNO" on stderr; -1 */
+int sup_open_error(const char *opt, const char *path);
+/* Append one printf-formatted argument; -1 when full. */
+PRINTF(2, 3) int sup_arg(struct sup_args *a, const char *fmt, ...);
+
+/* ---- workers.c ---- */
+/* Spawn the worker of w (w->node set); *fd = the core's end of its socket. 0 or -errno. */
+int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd);
+/* Give the core a backend for slot (a worker's socket, or an external one). */
+int sup_send_attach(struct supervisor *s, unsigned slot, uint32_t ipc_dev, const char *name,
+		    int fd);
+/* Start every worker the configuration has, hand external backends to the core. */
+int sup_workers_start(struct supervisor *s);
+/* A child ended: if it was a worker, restart it or pause the VM; false if it was none. */
+bool sup_worker_reaped(struct supervisor *s, pid_t pid, int status);
+/* Whether slot holds one of the configuration's own devices (never hot-unplugged). */
+bool sup_slot_from_config(const struct supervisor *s, unsigned slot);
+/* device_del: the worker goes (SIGTERM) and is reaped, not restarted. */
+void sup_worker_detach(struct worker *w);
+/* The VM is over: the workers saw their sockets close; wait a moment, then insist. */
+void sup_workers_stop(struct supervisor *s);
+
+/* ---- qmpd.c ---- */
 int sup_qmp_open(struct supervisor *s);
 void sup_qmp_close(struct supervisor *s);
 int sup_qmpd_start(struct supervisor *s);
@@ -112,6 +166,10 @@ void sup_qmpd_died(struct supervisor *s, int status);
 int sup_qmpd_timeout(const struct supervisor *s);
 void sup_qmpd_tick(struct supervisor *s);
 void sup_qmpd_stop(struct supervisor *s);
+
+/* ---- hotplug.c ---- */
+/* -hotplug-dir: resolve each directory (realpath); -1 after one line on stderr. */
+int sup_hotplug_dirs_open(struct supervisor *s);
 /* One IPC_HOTPLUG_REQUEST from the core: do it and answer. */
 void sup_hotplug(struct supervisor *s, struct ipc_msg *msg);
 

@@ -1,0 +1,237 @@
+/* The supervisor's side of QMP: the listening socket (created here, mode 0600, removed at
+ * exit), and bulkhead-qmpd spawned on it and restarted when it dies; qmpd only accepts on the
+ * socket and talks to the core over a pair this file hands to both. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bulkhead-config.h"
+#include "log.h"
+#include "supervisor_priv.h"
+#include "util.h"
+
+#define QMP_BACKLOG 64
+#define QMPD_STOP_WAIT_MS 500
+/* a qmpd that dies this often within the window is restarted when the oldest of those
+ * restarts leaves the window, not in a tight loop */
+#define QMPD_RESTART_BURST 5
+#define QMPD_RESTART_WINDOW_NS (10ULL * 1000000000ULL)
+
+/* ---- the QMP socket ---- */
+
+static int qmp_error(const char *path, const char *why)
+{
+	fprintf(stderr, "bulkhead: QMP socket '%s': %s\n", path, why);
+	return -1;
+}
+
+/* A socket nobody listens on is what a killed bulkhead leaves behind: it may be replaced.
+ * Anything else at PATH (a file, a live socket) is not ours to remove. */
+static int check_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : qmp_error(path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return qmp_error(path, "exists and is not a socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return qmp_error(path, strerror(errno));
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0)
+		return qmp_error(path, "in use by a running process");
+	if (errno != ECONNREFUSED)
+		return qmp_error(path, strerror(errno));
+	log_info("QMP socket '%s' is stale; replacing it", path);
+	return unlink(path) < 0 ? qmp_error(path, strerror(errno)) : 0;
+}
+
+int sup_qmp_open(struct supervisor *s)
+{
+	const char *path = s->cfg->qmp_path;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int r;
+
+	if (check_stale(path) < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	s->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->qmp_fd < 0)
+		return qmp_error(path, strerror(errno));
+	/* 0600 from the start: no moment in which another user could connect */
+	old = umask(0177);
+	r = bind(s->qmp_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(s->qmp_fd, QMP_BACKLOG) < 0 || stat(path, &st) < 0) {
+		qmp_error(path, strerror(errno));
+		closep(&s->qmp_fd);
+		return -1;
+	}
+	s->qmp_dev = st.st_dev;
+	s->qmp_ino = st.st_ino;
+	/* -daemonize changes our directory: remember where a relative path pointed */
+	if (path[0] == '/' || !getcwd(s->qmp_abs, sizeof(s->qmp_abs) - VM_SUN_PATH_MAX - 1))
+		snprintf(s->qmp_abs, sizeof(s->qmp_abs), "%s", path);
+	else
+		snprintf(s->qmp_abs + strlen(s->qmp_abs), sizeof(s->qmp_abs) - strlen(s->qmp_abs),
+			 "/%s", path);
+	return 0;
+}
+
+void sup_qmp_close(struct supervisor *s)
+{
+	struct stat st;
+
+	if (s->qmp_fd < 0)
+		return;
+	closep(&s->qmp_fd);
+	/* only our own socket: someone may have replaced it meanwhile */
+	if (lstat(s->qmp_abs, &st) == 0 && st.st_dev == s->qmp_dev && st.st_ino == s->qmp_ino)
+		unlink(s->qmp_abs);
+}
+
+/* ---- bulkhead-qmpd ---- */
+
+/* fd 3: the listening socket, fd 4: its end of the new core<->qmpd pair. */
+static void exec_qmpd(struct supervisor *s, const char *path, int core_end)
+{
+	char a_uid[32], a_runas[48];
+	char *argv[7] = { (char *)"bulkhead-qmpd", (char *)"--listen-fd=3",
+			  (char *)"--core-fd=4", a_uid };
+	int fds[2] = { s->qmp_fd, core_end }, n = 4;
+
+	sup_child_setup(s, fds, 2, false);
+	/* qmpd lets this uid (the VM's: the -runas user, else ours) and root talk to it */
+	snprintf(a_uid, sizeof(a_uid), "--uid=%u", s->runas ? (unsigned)s->run_uid :
+		 (unsigned)getuid());
+	sup_runas_arg(s, a_runas, sizeof(a_runas));
+	if (a_runas[0])
+		argv[n++] = a_runas;
+	if (s->cfg->disable_seccomp)
+		argv[n++] = (char *)"--disable-seccomp";
+	argv[n] = NULL;
+	execv(path, argv);
+	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+int sup_qmpd_start(struct supervisor *s)
+{
+	char path[PATH_MAX + 32];
+	int sv[2], r;
+
+	if (sup_helper_path("bulkhead-qmpd", "qmpd", path, sizeof(path)) < 0) {
+		log_warnx("cannot find bulkhead-qmpd next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair");
+		return -1;
+	}
+	s->qmpd_pid = sup_fork(s, true);
+	if (s->qmpd_pid == 0)
+		exec_qmpd(s, path, sv[1]);
+	close(sv[1]);
+	if (s->qmpd_pid < 0) {
+		log_warn("fork");
+		close(sv[0]);
+		return -1;
+	}
+	/* the core's end goes to the core; we keep neither, so each sees the other's EOF */
+	r = ipc_qmpd_attach_send(s->ipc, sv[0]);
+	close(sv[0]);
+	if (r < 0)
+		log_warnx("handing qmpd to the core: %s", strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+/* The VM outlives qmpd: start another on the same listening socket; clients reconnect. A
+ * qmpd that keeps dying is restarted when the oldest of its last restarts leaves the window,
+ * not in a tight loop. */
+/* The core has ended (maybe not reaped yet): then qmpd left because of it. */
+static bool core_gone(const struct supervisor *s)
+{
+	siginfo_t si = { 0 };
+
+	if (s->ipc < 0)
+		return true;
+	return waitid(P_PID, (id_t)s->core_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == s->core_pid;
+}
+
+void sup_qmpd_died(struct supervisor *s, int status)
+{
+	s->qmpd_pid = -1;
+	if (s->ending || s->have_exit || s->qmp_fd < 0 || core_gone(s))
+		return;
+	log_warnx("qmpd %s %d; restarting it", WIFSIGNALED(status) ? "was killed by signal" :
+		  "exited with status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (!sup_restart_allowed(&s->qmpd_rs, QMPD_RESTART_BURST, QMPD_RESTART_WINDOW_NS)) {
+		s->qmpd_due_ns = s->qmpd_rs.ns[s->qmpd_rs.n % QMPD_RESTART_BURST] + QMPD_RESTART_WINDOW_NS;
+		log_warnx("qmpd restarted %d times within %llu s; next try in a while", QMPD_RESTART_BURST,
+			  QMPD_RESTART_WINDOW_NS / 1000000000ULL);
+		return;
+	}
+	if (sup_qmpd_start(s) < 0)
+		s->qmpd_due_ns = sup_mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
+}
+
+int sup_qmpd_timeout(const struct supervisor *s)
+{
+	uint64_t now = sup_mono_ns();
+
+	if (!s->qmpd_due_ns)
+		return -1;
+	return s->qmpd_due_ns <= now ? 0 : (int)((s->qmpd_due_ns - now) / 1000000 + 1);
+}
+
+void sup_qmpd_tick(struct supervisor *s)
+{
+	if (!s->qmpd_due_ns || sup_mono_ns() < s->qmpd_due_ns)
+		return;
+	s->qmpd_due_ns = 0;
+	if (s->ending || s->have_exit || s->qmpd_pid > 0)
+		return;
+	s->qmpd_rs.ns[s->qmpd_rs.n++ % QMPD_RESTART_BURST] = sup_mono_ns();
+	if (sup_qmpd_start(s) < 0)
+		s->qmpd_due_ns = sup_mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
+}
+
+static bool wait_exit(pid_t pid, int ms)
+{
+	for (int t = 0; t < ms / 10; t++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The core is gone, so qmpd has read its last event (SHUTDOWN) and sees EOF: give it a moment
+ * to write that to its clients before it is told to go. SIGKILL, not SIGTERM: qmpd has no
+ * handler and, as pid 1 of its own pid namespace, would ignore any signal without one. */
+void sup_qmpd_stop(struct supervisor *s)
+{
+	pid_t pid = s->qmpd_pid;
+
+	s->qmpd_pid = -1;
+	s->qmpd_due_ns = 0;
+	if (pid <= 0)
+		return;
+	if (wait_exit(pid, QMPD_STOP_WAIT_MS))
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}

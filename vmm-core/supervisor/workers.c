@@ -1,0 +1,202 @@
+/* Device workers, the same for every kind (the kind's own part: kinds.c and
+ * common/worker_kinds.c): spawned into their own pid namespace with their socket as fd 3 and
+ * what the kind opened after it, handed to the core as a slot's backend, restarted when they
+ * die -- or, past the kind's restart policy, the VM paused (fail-stop, DESIGN.md §8) -- and
+ * stopped at device_del and at the end of the VM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bulkhead-config.h"
+#include "log.h"
+#include "supervisor_priv.h"
+#include "util.h"
+
+#define NS_PER_S 1000000000ULL
+
+/* In the forked child: the socket as fd 3, the kind's fds from 4, nothing else; then exec. */
+static void exec_worker(struct supervisor *s, const char *path, struct worker *w, int sock)
+{
+	const struct worker_kind_desc *k = &worker_kinds[w->kind];
+	const struct sup_kind_ops *ops = sup_kind_ops[w->kind];
+	struct sup_args a = { .argv = { (char *)k->program } , .n = 1 };
+	char runas[48];
+	int fds[4] = { sock };
+	unsigned nfds = 1 + ops->fds(w->node, fds + 1, 3);
+
+	sup_child_setup(s, fds, nfds, false);
+	sup_runas_arg(s, runas, sizeof(runas));
+	if (sup_arg(&a, "--fd=3") < 0 || ops->args(w->node, &a) < 0 ||
+	    (s->cfg->disable_seccomp && sup_arg(&a, "--disable-seccomp") < 0) ||
+	    (runas[0] && sup_arg(&a, "%s", runas) < 0)) {
+		dprintf(2, "bulkhead: %s: too many arguments\n", k->program);
+		_exit(127);
+	}
+	execv(path, a.argv);
+	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd)
+{
+	const struct worker_kind_desc *k = &worker_kinds[w->kind];
+	char path[PATH_MAX + 32];
+	int sv[2];
+
+	if (sup_helper_path(k->program, k->build_dir, path, sizeof(path)) < 0) {
+		log_warnx("cannot find %s next to bulkhead or in %s", k->program,
+			  BULKHEAD_LIBEXECDIR);
+		return -ENOENT;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair");
+		return -errno;
+	}
+	w->pid = sup_fork(s, true);
+	if (w->pid == 0)
+		exec_worker(s, path, w, sv[1]);
+	close(sv[1]);
+	if (w->pid < 0) {
+		log_warn("fork");
+		close(sv[0]);
+		return -EAGAIN;
+	}
+	*fd = sv[0];
+	return 0;
+}
+
+int sup_send_attach(struct supervisor *s, unsigned slot, uint32_t ipc_dev, const char *name,
+		    int fd)
+{
+	struct backend_attach a = { .slot = slot, .kind = ipc_dev };
+	int r;
+
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	r = ipc_backend_attach_send(s->ipc, &a, fd);
+	if (r < 0)
+		log_warnx("handing slot %u to the core: %s", slot, strerror(-r));
+	return r;
+}
+
+/* Spawn the worker of a slot and give the core the other end of its socket. */
+static int worker_start(struct supervisor *s, struct worker *w)
+{
+	int fd, r = sup_worker_spawn(s, w, &fd);
+
+	if (r < 0)
+		return r;
+	r = sup_send_attach(s, w->slot, worker_kinds[w->kind].ipc_dev, w->node->d.id, fd);
+	close(fd);
+	return r < 0 ? -EPIPE : 0;
+}
+
+int sup_workers_start(struct supervisor *s)
+{
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
+		if (s->worker[i].node && worker_start(s, &s->worker[i]) < 0)
+			return -1;
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		if (s->ext_fd[i] < 0)
+			continue;
+		/* only disks have external backends: vhost-user-blk-device */
+		if (sup_send_attach(s, i, IPC_DEV_VHOST_USER_BLK,
+				    s->cfg->vhost_user_blk[s->cfg->disks[i].index].chardev,
+				    s->ext_fd[i]) < 0)
+			return -1;
+		/* the core has its own copy now; its death must not wait for ours */
+		closep(&s->ext_fd[i]);
+	}
+	return 0;
+}
+
+bool sup_slot_from_config(const struct supervisor *s, unsigned slot)
+{
+	int kind = worker_kind_of_slot(slot);
+
+	return kind >= 0 &&
+	       slot - worker_kinds[kind].first_slot < sup_kind_ops[kind]->nboot(s->cfg);
+}
+
+/* Fail-stop without data loss (DESIGN.md §8): the core pauses the VM and QMP says why. */
+static void backend_failed(struct supervisor *s, struct worker *w)
+{
+	struct backend_failed b = { .slot = w->slot };
+
+	snprintf(b.name, sizeof(b.name), "%s", w->node->d.id);
+	if (ipc_backend_failed_send(s->ipc, &b) < 0)
+		log_warnx("telling the core about %s %s failed", worker_kinds[w->kind].noun,
+			  w->node->d.id);
+}
+
+static void worker_died(struct supervisor *s, struct worker *w, int status)
+{
+	const struct worker_kind_desc *k = &worker_kinds[w->kind];
+	const char *id = w->node->d.id;
+	pid_t pid = w->pid;
+	char how[96];
+	int r;
+
+	w->pid = -1;
+	/* the core ended the VM (and so closed the worker's socket): nothing to restart */
+	if (s->ending || s->have_exit)
+		return;
+	sup_describe_exit(s, pid, status, how, sizeof(how));
+	if (!sup_restart_allowed(&w->rs, k->restart_burst, k->restart_window_s * NS_PER_S)) {
+		log_warnx("%s %s: %s %s, %u times within %u s; pausing the VM "
+			  "(fail-stop: it can no longer be served)", k->noun, id, k->program, how,
+			  k->restart_burst, k->restart_window_s);
+		backend_failed(s, w);
+		return;
+	}
+	log_warnx("%s %s: %s %s; restarting it", k->noun, id, k->program, how);
+	r = worker_start(s, w);
+	if (r == -EPIPE) {
+		/* the core is gone too; reaping it says why. The new worker sees EOF and exits. */
+		s->ending = true;
+	} else if (r < 0) {
+		log_warnx("%s %s: restarting %s failed; pausing the VM (fail-stop)", k->noun, id,
+			  k->program);
+		backend_failed(s, w);
+	}
+}
+
+bool sup_worker_reaped(struct supervisor *s, pid_t pid, int status)
+{
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		if (s->worker[i].node && s->worker[i].pid == pid) {
+			worker_died(s, &s->worker[i], status);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The worker is no longer in worker[]: when it ends it is just reaped. */
+void sup_worker_detach(struct worker *w)
+{
+	if (w->pid > 0)
+		kill(w->pid, SIGTERM);
+	w->node->slot = -1;
+	*w = (struct worker){ .slot = w->slot, .pid = -1 };
+}
+
+void sup_workers_stop(struct supervisor *s)
+{
+	s->ending = true;
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		struct worker *w = &s->worker[i];
+
+		if (w->pid <= 0)
+			continue;
+		kill(w->pid, SIGTERM);
+		for (int t = 0; t < 100 && waitpid(w->pid, NULL, WNOHANG) == 0; t++)
+			usleep(10000);
+		if (kill(w->pid, SIGKILL) == 0)
+			waitpid(w->pid, NULL, 0);
+		w->pid = -1;
+	}
+}
