@@ -1,5 +1,5 @@
 /* Sandbox profiles of bulkhead-core. core-control is the process filter, loaded by
- * core_main.c once the VM is built and the boot backends are attached, before any vCPU runs;
+ * core/main.c once the VM is built and the boot backends are attached, before any vCPU runs;
  * the vCPU threads inherit it and each stacks core-vcpu on top (vcpu.c vcpu_thread), so what
  * a vCPU thread may do is the intersection: no thread creation, no signals to others, no
  * stdin, only the ioctls of the run loop and of a backend (re)started from a register write. */
@@ -46,7 +46,7 @@ static const struct sandbox_rule control_rules[] = {
 	VCPU_IOCTLS,
 	VHOST_USER_FRONTEND,
 	VCPU_TIME,
-	SB_ALLOW(read, "core_main.c pump_stdin: serial input"),
+	SB_ALLOW(read, "core/loop.c pump_stdin: serial input"),
 	SB_ALLOW1(clone, SB_ARG_HAS(0, CLONE_THREAD),
 		  "vcpu.c vcpu_start: pthread_create of the vCPU threads; threads only"),
 	SB_ERRNO(clone3, 38 /* ENOSYS */, "glibc pthread_create tries clone3 first; seccomp "

@@ -47,7 +47,7 @@ const struct sandbox_profile sandbox_profile_dev_blk = {
 	.nrules = sizeof(rules) / sizeof(rules[0]),
 	.base = true,
 	.threads = true,   /* io_uring's io-wq workers count against RLIMIT_NPROC */
-	.pidns = true,     /* supervisor.c sup_spawn_blk: clone(CLONE_NEWPID) */
+	.pidns = true,     /* supervisor/workers.c sup_worker_spawn: CLONE_NEWPID */
 	/* up to 8 regions, the inflight area, 3 eventfds per queue for 8 queues, a socket */
 	.nofile_extra = 128,
 	.fds = fds,

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "util.h"
 
-/* After CORE_CONFIG (core_main.c takes that one alone) the supervisor may send these. */
+/* After CORE_CONFIG (main.c takes that one alone) the supervisor may send these. */
 static const struct ipc_peer supervisor_run = {
 	.name = "supervisor",
 	.allowed = (1u << IPC_BACKEND_ATTACH) | (1u << IPC_QMPD_ATTACH) |

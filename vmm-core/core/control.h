@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* The core's control path (DESIGN.md §2, §7): what the supervisor and qmpd may send in each
  * phase, QMP requests turned into actions on the VM (stop/cont, quit, reset, power button,
  * vCPU queries), the disk hotplug state of the six disk slots with the supervisor doing the

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* The core's view of one VM: KVM handles, guest memory, buses, vCPUs and core devices. */
 #ifndef BULKHEAD_VM_H
 #define BULKHEAD_VM_H

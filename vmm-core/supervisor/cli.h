@@ -1,3 +1,4 @@
+/* Included by bulkhead (the supervisor, privileged) only. */
 /* StratoVirt-compatible command line of `bulkhead`, parsed into struct vm_config. */
 #ifndef BULKHEAD_CLI_H
 #define BULKHEAD_CLI_H

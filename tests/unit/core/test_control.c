@@ -1,4 +1,4 @@
-/* Unit tests for the core's control path (vmm-core/control.c): QMP requests, events and
+/* Unit tests for the core's control path (vmm-core/core/control.c): QMP requests, events and
  * hotplug over real sockets, with a fake VM behind its ops. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* ACPI tables for the microvm: RSDP, XSDT, FADT (hardware-reduced), MADT, DSDT. */
 #ifndef BULKHEAD_ACPI_H
 #define BULKHEAD_ACPI_H

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* A tiny ACPI Machine Language (AML) byte-code builder: just enough of ACPI 6 chapter 20 to
  * write the microvm DSDT (Scope, Device, Name, Package, integers, strings, EISAID and
  * ResourceTemplate buffers, and the OperationRegion, Field and _EVT method of the Generic

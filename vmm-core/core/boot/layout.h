@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Guest physical address map of the bulkhead microvm (x86_64). One place for every fixed
  * address so the boot loader, the tables and the devices agree. */
 #ifndef BULKHEAD_LAYOUT_H

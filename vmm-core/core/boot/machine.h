@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* What the firmware tables describe: CPUs and virtio-mmio slots of one microvm. */
 #ifndef BULKHEAD_MACHINE_H
 #define BULKHEAD_MACHINE_H

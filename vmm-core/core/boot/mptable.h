@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Intel MultiProcessor Specification 1.4 table, used instead of ACPI with acpi=off. */
 #ifndef BULKHEAD_MPTABLE_H
 #define BULKHEAD_MPTABLE_H

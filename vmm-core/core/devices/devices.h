@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Legacy devices emulated in the core: 8250 UART, i8042, CMOS/RTC, and the hardware-reduced
  * ACPI power-management port (sleep control/status and reset registers). */
 #ifndef BULKHEAD_DEVICES_H

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Port-I/O and MMIO dispatch for devices emulated in the core, and the small callbacks those
  * devices use to raise interrupts and to end the VM. Ranges are registered before the vCPUs
  * start and never change afterwards, so lookups from vCPU threads take no lock. */

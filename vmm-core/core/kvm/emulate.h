@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Fallback emulation of the few instructions some KVM implementations cannot emulate in guest
  * ring 0 (seen on PVM: clac, stac, int3, fwait, popcnt). Used only when KVM_RUN reports an
  * emulation failure; the decoder and register updates are pure so they can be unit-tested. */

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* Guest RAM: one memfd (sealed against resize) per RAM region, or a hugetlbfs file. */
 #ifndef BULKHEAD_MEMORY_H
 #define BULKHEAD_MEMORY_H

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* How the guest itself ends the VM from a vCPU: the KVM exits that mean power-off or reset,
  * kept apart from vcpu.c's KVM_RUN loop so the policy is testable without /dev/kvm. */
 #ifndef BULKHEAD_VCPU_EXIT_H

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* The virtio-mmio v2 transport (virtio 1.1 §4.2.2) of one slot: the register file the guest's
  * virtio_mmio driver sees, feature negotiation, queue setup and the status machine. The data path
  * lives elsewhere (a vhost-user backend behind struct vmmio_ops); the transport only decides when

@@ -1,3 +1,4 @@
+/* Included by bulkhead-core only (sandboxed). */
 /* One virtio-mmio slot of the core with a vhost-user backend behind it (DESIGN.md §3, §4): the
  * transport's ops, the frontend handshake, KVM ioeventfds for QueueNotify and an irqfd for the
  * slot's GSI, so that no request passes through the core. Attach at boot, re-attach after a

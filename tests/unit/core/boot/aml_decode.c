@@ -1,7 +1,8 @@
 /* A small, strict AML decoder for the firmware-table tests: walks a DSDT term list into a
  * flat table of named objects (scopes, devices, names, regions, fields, methods) and asserts
  * on anything it does not know, so the tables cannot grow constructs nobody checked. It is
- * independent of vmm-core/aml.c on purpose: the builder's own bugs must not cancel out. */
+ * independent of vmm-core/core/boot/aml.c on purpose: the builder's own bugs must not cancel
+ * out. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The AML builder (vmm-core/aml.c): encodings against hand-assembled bytes, PkgLength
+/* The AML builder (vmm-core/core/boot/aml.c): encodings against hand-assembled bytes, PkgLength
  * boundaries read back by the tests' independent decoder, sticky errors. */
 #include <criterion/criterion.h>
 #include <errno.h>

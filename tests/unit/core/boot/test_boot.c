@@ -1,5 +1,6 @@
-/* Unit tests for the Linux boot loader (vmm-core/boot.c): synthetic bzImage and ELF images
- * in memfds, loaded into anonymous guest RAM and read back at guest-physical addresses. */
+/* Unit tests for the Linux boot loader (vmm-core/core/boot/boot.c): synthetic bzImage and ELF
+ * images in memfds, loaded into anonymous guest RAM and read back at guest-physical
+ * addresses. */
 #include <criterion/criterion.h>
 #include <elf.h>
 #include <errno.h>

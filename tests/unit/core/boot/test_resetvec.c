@@ -1,4 +1,4 @@
-/* The reset-vector stub (vmm-core/resetvec.c): where it lands, that nothing else the core
+/* The reset-vector stub (vmm-core/core/boot/resetvec.c): where it lands, that nothing else the core
  * writes below 1 MiB overlaps it, that e820 keeps the guest from using it as RAM, and what
  * its real-mode code does when "run" against the core's own i8042: a reset request. */
 #include <criterion/criterion.h>

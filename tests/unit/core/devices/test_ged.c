@@ -1,5 +1,5 @@
-/* The Generic Event Device (vmm-core/ged.c): events set by the core reach the guest as an
- * edge on its GSI and a read-to-clear selector; whatever the guest sends to the window
+/* The Generic Event Device (vmm-core/core/devices/ged.c): events set by the core reach the
+ * guest as an edge on its GSI and a read-to-clear selector; whatever the guest sends to the window
  * (any width, any offset, through the bus or straight at the ops) neither crashes the core
  * nor loses or invents an event. */
 #include <criterion/criterion.h>

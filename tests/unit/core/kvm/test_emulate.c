@@ -1,4 +1,4 @@
-/* Unit tests for the fallback instruction emulator (vmm-core/emulate.c): decoding and
+/* Unit tests for the fallback instruction emulator (vmm-core/core/kvm/emulate.c): decoding and
  * register/FPU effects, without KVM. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* vcpu_exit_guest_end (vmm-core/vcpu_exit.c): which KVM exits are the guest ending the VM.
+/* vcpu_exit_guest_end (vmm-core/core/kvm/vcpu_exit.c): which KVM exits are the guest ending the VM.
  * A triple fault is a reset (as on a PC and in QEMU), not an error. */
 #include <criterion/criterion.h>
 #include <linux/kvm.h>
