@@ -33,31 +33,17 @@ static int machine_type(struct cli_state *st, const char *opt, const char *key, 
 	return 0;
 }
 
-static int machine_acpi(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->cfg->acpi);
-}
-
-static int machine_dump(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->cfg->dump_guest_core);
-}
-
-static int machine_share(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->cfg->mem_share);
-}
-
 static const struct prop_desc machine_props[] = {
-	{ "type", machine_type },
-	{ "acpi", machine_acpi },
-	{ "dump-guest-core", machine_dump },
-	{ "mem-share", machine_share },
+	PROP_HANDLER("type", machine_type),
+	PROP_FIELD("acpi", PROP_BOOL, struct vm_config, acpi),
+	PROP_FIELD("dump-guest-core", PROP_BOOL, struct vm_config, dump_guest_core),
+	PROP_FIELD("mem-share", PROP_BOOL, struct vm_config, mem_share),
 };
 
 static int opt_machine(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return cli_props_parse(st, o->name, arg, "type", machine_props, ARRAY_SIZE(machine_props));
+	return cli_props_parse(st, o->name, arg, "type", machine_props, ARRAY_SIZE(machine_props),
+			       st->cfg);
 }
 
 /* ---- -smp, -m ---- */
@@ -73,12 +59,12 @@ static int smp_cpus(struct cli_state *st, const char *opt, const char *key, cons
 }
 
 static const struct prop_desc smp_props[] = {
-	{ "cpus", smp_cpus },
+	PROP_HANDLER("cpus", smp_cpus),
 };
 
 static int opt_smp(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	return cli_props_parse(st, o->name, arg, "cpus", smp_props, ARRAY_SIZE(smp_props));
+	return cli_props_parse(st, o->name, arg, "cpus", smp_props, ARRAY_SIZE(smp_props), NULL);
 }
 
 /* No suffix means MiB, as StratoVirt and QEMU read it. */

@@ -9,70 +9,7 @@
 
 #include "cli_disks.h"
 #include "util.h"
-
-/* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */
-static int copy_id(struct cli_state *st, const char *opt, const char *key, char *dst,
-		   const char *val)
-{
-	int ret = cli_need_val(st, opt, key, val);
-
-	if (ret)
-		return ret;
-	if (!isalpha((unsigned char)val[0]))
-		return cli_fail(st, "%s: %s '%s' must start with a letter", opt, key, val);
-	for (const char *p = val; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
-			return cli_fail(st, "%s: %s '%s' may only hold letters, digits, '-', '.', '_'",
-				    opt, key, val);
-	if (strlen(val) > VM_ID_MAX)
-		return cli_fail(st, "%s: %s '%s' is too long (max %d)", opt, key, val, VM_ID_MAX);
-	strcpy(dst, val);
-	return 0;
-}
-
-static int copy_serial(struct cli_state *st, const char *opt, const char *key, char *dst,
-		       const char *val)
-{
-	int ret = cli_need_val(st, opt, key, val);
-
-	if (ret)
-		return ret;
-	for (const char *p = val; *p; p++)
-		if (!isprint((unsigned char)*p))
-			return cli_fail(st, "%s: %s may only hold printable characters", opt, key);
-	if (strlen(val) > VM_SERIAL_MAX)
-		return cli_fail(st, "%s: %s '%s' is too long (max %d bytes)", opt, key, val,
-			    VM_SERIAL_MAX);
-	strcpy(dst, val);
-	return 0;
-}
-
-static int drive_id(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->drive->id, val);
-}
-
-static int drive_file(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	int ret = cli_need_val(st, opt, key, val);
-
-	return ret ? ret : cli_copy_str(st, opt, st->drive->file, sizeof(st->drive->file), val);
-}
-
-static int drive_ro(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->drive->readonly);
-}
-
-static int drive_direct(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->drive->direct);
-}
-
-static int drive_serial(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_serial(st, opt, key, st->drive->serial, val);
-}
+#include "worker_kinds.h"
 
 static int drive_iops(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
@@ -82,12 +19,6 @@ static int drive_iops(struct cli_state *st, const char *opt, const char *key, co
 	if (!ret)
 		st->drive->iops = (uint32_t)n;
 	return ret;
-}
-
-static int drive_iothread(struct cli_state *st, const char *opt, const char *key,
-			  const char *val)
-{
-	return copy_id(st, opt, key, st->drive->iothread, val);
 }
 
 /* Spellings newer orchestrators add that mean nothing else here. */
@@ -107,16 +38,16 @@ static int drive_format(struct cli_state *st, const char *opt, const char *key, 
 }
 
 static const struct prop_desc drive_props[] = {
-	{ "id", drive_id },
-	{ "file", drive_file },
-	{ "readonly", drive_ro },
-	{ "direct", drive_direct },
-	{ "serial", drive_serial },
-	{ "iops", drive_iops },
-	{ "throttling.iops-total", drive_iops },
-	{ "iothread", drive_iothread },
-	{ "if", drive_if },
-	{ "format", drive_format },
+	PROP_FIELD("id", PROP_ID, struct vm_drive, id),
+	PROP_FIELD("file", PROP_STR, struct vm_drive, file),
+	PROP_FIELD("readonly", PROP_BOOL, struct vm_drive, readonly),
+	PROP_FIELD("direct", PROP_BOOL, struct vm_drive, direct),
+	PROP_FIELD("serial", PROP_SERIAL, struct vm_drive, serial),
+	PROP_HANDLER("iops", drive_iops),
+	PROP_HANDLER("throttling.iops-total", drive_iops),
+	PROP_FIELD("iothread", PROP_ID, struct vm_drive, iothread),
+	PROP_HANDLER("if", drive_if),
+	PROP_HANDLER("format", drive_format),
 };
 
 int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg)
@@ -130,7 +61,7 @@ int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg
 	d = st->drive = &c->drives[c->ndrives];
 	memset(d, 0, sizeof(*d));
 	d->seq = st->seq;
-	ret = cli_props_parse(st, o->name, arg, NULL, drive_props, ARRAY_SIZE(drive_props));
+	ret = cli_props_parse(st, o->name, arg, NULL, drive_props, ARRAY_SIZE(drive_props), d);
 	if (ret)
 		return ret;
 	if (!d->id[0])
@@ -153,36 +84,12 @@ static int chardev_backend(struct cli_state *st, const char *opt, const char *ke
 	return 0;
 }
 
-static int chardev_id(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->chardev->id, val);
-}
-
-static int chardev_path(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	int ret = cli_need_val(st, opt, key, val);
-
-	return ret ? ret : cli_copy_str(st, opt, st->chardev->path, sizeof(st->chardev->path), val);
-}
-
-static int chardev_server(struct cli_state *st, const char *opt, const char *key,
-			  const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->chardev->server);
-}
-
-static int chardev_nowait(struct cli_state *st, const char *opt, const char *key,
-			  const char *val)
-{
-	return cli_prop_bool(st, opt, key, val, &st->chardev->nowait);
-}
-
 static const struct prop_desc chardev_props[] = {
-	{ "backend", chardev_backend },
-	{ "id", chardev_id },
-	{ "path", chardev_path },
-	{ "server", chardev_server },
-	{ "nowait", chardev_nowait },
+	PROP_HANDLER("backend", chardev_backend),
+	PROP_FIELD("id", PROP_ID, struct vm_chardev, id),
+	PROP_FIELD("path", PROP_STR, struct vm_chardev, path),
+	PROP_FIELD("server", PROP_BOOL, struct vm_chardev, server),
+	PROP_FIELD("nowait", PROP_BOOL, struct vm_chardev, nowait),
 };
 
 int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *arg)
@@ -193,10 +100,11 @@ int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *a
 
 	if (c->nchardevs == VM_MAX_CHARDEVS)
 		return cli_fail(st, "%s: at most %d character devices", o->name, VM_MAX_CHARDEVS);
-	ch = st->chardev = &c->chardevs[c->nchardevs];
+	ch = &c->chardevs[c->nchardevs];
 	memset(ch, 0, sizeof(*ch));
 	/* "socket,id=..." names the backend; the older "id=,path=" form has no backend word */
-	ret = cli_props_parse(st, o->name, arg, "backend", chardev_props, ARRAY_SIZE(chardev_props));
+	ret = cli_props_parse(st, o->name, arg, "backend", chardev_props,
+			      ARRAY_SIZE(chardev_props), ch);
 	if (ret)
 		return ret;
 	if (!ch->id[0])
@@ -217,49 +125,25 @@ static int dev_driver(struct cli_state *st UNUSED, const char *opt UNUSED,
 	return 0;
 }
 
-static int blk_drive(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->blkdev->drive, val);
-}
-
-static int blk_id(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->blkdev->id, val);
-}
-
 static int blk_serial(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
 	st->blkdev->has_serial = true;
-	return copy_serial(st, opt, key, st->blkdev->serial, val);
-}
-
-static int blk_iothread(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->blkdev->iothread, val);
+	return cli_copy_serial(st, opt, key, st->blkdev->serial, sizeof(st->blkdev->serial),
+			       val);
 }
 
 static const struct prop_desc blk_dev_props[] = {
-	{ "driver", dev_driver },
-	{ "drive", blk_drive },
-	{ "id", blk_id },
-	{ "serial", blk_serial },
-	{ "iothread", blk_iothread },
+	PROP_HANDLER("driver", dev_driver),
+	PROP_FIELD("drive", PROP_ID, struct blk_device, drive),
+	PROP_FIELD("id", PROP_ID, struct blk_device, id),
+	PROP_HANDLER("serial", blk_serial),
+	PROP_FIELD("iothread", PROP_ID, struct blk_device, iothread),
 };
 
-static int vub_chardev(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->vub->chardev, val);
-}
-
-static int vub_id(struct cli_state *st, const char *opt, const char *key, const char *val)
-{
-	return copy_id(st, opt, key, st->vub->dev_id, val);
-}
-
 static const struct prop_desc vub_props[] = {
-	{ "driver", dev_driver },
-	{ "chardev", vub_chardev },
-	{ "id", vub_id },
+	PROP_HANDLER("driver", dev_driver),
+	PROP_FIELD("chardev", PROP_ID, struct vm_vhost_user_blk, chardev),
+	PROP_FIELD("id", PROP_ID, struct vm_vhost_user_blk, dev_id),
 };
 
 static int device_blk(struct cli_state *st, const char *opt, const struct props *pr)
@@ -271,7 +155,7 @@ static int device_blk(struct cli_state *st, const char *opt, const struct props 
 		return cli_fail(st, "%s: at most %d disk devices", opt, VM_MAX_DISKS);
 	b = st->blkdev = &st->blkdevs[st->nblkdevs];
 	memset(b, 0, sizeof(*b));
-	ret = cli_props_apply(st, opt, pr, blk_dev_props, ARRAY_SIZE(blk_dev_props));
+	ret = cli_props_apply(st, opt, pr, blk_dev_props, ARRAY_SIZE(blk_dev_props), b);
 	if (ret)
 		return ret;
 	if (!b->drive[0])
@@ -288,10 +172,10 @@ static int device_vub(struct cli_state *st, const char *opt, const struct props 
 
 	if (st->nblkdevs + c->nvhost_user_blk == VM_MAX_DISKS)
 		return cli_fail(st, "%s: at most %d disk devices", opt, VM_MAX_DISKS);
-	v = st->vub = &c->vhost_user_blk[c->nvhost_user_blk];
+	v = &c->vhost_user_blk[c->nvhost_user_blk];
 	memset(v, 0, sizeof(*v));
 	v->seq = st->seq;
-	ret = cli_props_apply(st, opt, pr, vub_props, ARRAY_SIZE(vub_props));
+	ret = cli_props_apply(st, opt, pr, vub_props, ARRAY_SIZE(vub_props), v);
 	if (ret)
 		return ret;
 	if (!v->chardev[0])
@@ -313,8 +197,9 @@ int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *ar
 			drv = pr.p[i].val;
 	if (!drv || !*drv)
 		return cli_fail(st, "%s: a driver is required", o->name);
-	/* virtio-blk-mmio is the QMP device_add spelling of the same device */
-	if (!strcmp(drv, "virtio-blk-device") || !strcmp(drv, "virtio-blk-mmio"))
+	/* the disk worker's drivers (common/worker_kinds.c): virtio-blk-device, and
+	 * virtio-blk-mmio, the QMP device_add spelling of the same device */
+	if (worker_kind_by_driver(drv) == WORKER_BLK)
 		return device_blk(st, o->name, &pr);
 	if (!strcmp(drv, "vhost-user-blk-device"))
 		return device_vub(st, o->name, &pr);

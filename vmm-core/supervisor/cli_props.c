@@ -126,9 +126,68 @@ int cli_props_split(struct cli_state *st, const char *opt, const char *arg,
 	}
 }
 
-/* Hand each property to the handler its key names; unknown keys are errors. */
+/* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */
+static int copy_id(struct cli_state *st, const char *opt, const char *key, char *dst,
+		   size_t size, const char *val)
+{
+	int ret = cli_need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	if (!isalpha((unsigned char)val[0]))
+		return cli_fail(st, "%s: %s '%s' must start with a letter", opt, key, val);
+	for (const char *p = val; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
+			return cli_fail(st, "%s: %s '%s' may only hold letters, digits, '-', '.', '_'",
+				    opt, key, val);
+	if (strlen(val) >= size)
+		return cli_fail(st, "%s: %s '%s' is too long (max %zu)", opt, key, val, size - 1);
+	strcpy(dst, val);
+	return 0;
+}
+
+int cli_copy_serial(struct cli_state *st, const char *opt, const char *key, char *dst,
+		    size_t size, const char *val)
+{
+	int ret = cli_need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	for (const char *p = val; *p; p++)
+		if (!isprint((unsigned char)*p))
+			return cli_fail(st, "%s: %s may only hold printable characters", opt, key);
+	if (strlen(val) >= size)
+		return cli_fail(st, "%s: %s '%s' is too long (max %zu bytes)", opt, key, val,
+			    size - 1);
+	strcpy(dst, val);
+	return 0;
+}
+
+static int apply_one(struct cli_state *st, const char *opt, const struct prop_desc *d,
+		     const struct prop *p, void *obj)
+{
+	char *field = (char *)obj + d->off;
+	int ret;
+
+	switch (d->type) {
+	case PROP_FN:
+		return d->fn(st, opt, p->key, p->val);
+	case PROP_ID:
+		return copy_id(st, opt, p->key, field, d->size, p->val);
+	case PROP_SERIAL:
+		return cli_copy_serial(st, opt, p->key, field, d->size, p->val);
+	case PROP_BOOL:
+		return cli_prop_bool(st, opt, p->key, p->val, (bool *)field);
+	case PROP_STR:
+	default:
+		ret = cli_need_val(st, opt, p->key, p->val);
+		return ret ? ret : cli_copy_str(st, opt, field, d->size, p->val);
+	}
+}
+
+/* Apply each property as the descriptor its key names says; unknown keys are errors. */
 int cli_props_apply(struct cli_state *st, const char *opt, const struct props *pr,
-		    const struct prop_desc *descs, size_t ndescs)
+		    const struct prop_desc *descs, size_t ndescs, void *obj)
 {
 	for (unsigned i = 0; i < pr->n; i++) {
 		const struct prop *p = &pr->p[i];
@@ -140,7 +199,7 @@ int cli_props_apply(struct cli_state *st, const char *opt, const struct props *p
 				break;
 		if (d == ndescs)
 			return cli_fail(st, "%s: unknown property '%s'", opt, p->key);
-		ret = descs[d].fn(st, opt, p->key, p->val);
+		ret = apply_one(st, opt, &descs[d], p, obj);
 		if (ret)
 			return ret;
 	}
@@ -148,12 +207,12 @@ int cli_props_apply(struct cli_state *st, const char *opt, const struct props *p
 }
 
 int cli_props_parse(struct cli_state *st, const char *opt, const char *arg,
-		    const char *defkey, const struct prop_desc *descs, size_t ndescs)
+		    const char *defkey, const struct prop_desc *descs, size_t ndescs, void *obj)
 {
 	struct props pr;
 	int ret = cli_props_split(st, opt, arg, defkey, &pr);
 
-	return ret ? ret : cli_props_apply(st, opt, &pr, descs, ndescs);
+	return ret ? ret : cli_props_apply(st, opt, &pr, descs, ndescs, obj);
 }
 
 int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val)

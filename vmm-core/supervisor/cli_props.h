@@ -27,8 +27,6 @@ struct cli_state {
 	size_t errlen;
 	unsigned seq;                    /* position of the option being parsed */
 	struct vm_drive *drive;          /* the -drive being parsed */
-	struct vm_chardev *chardev;      /* the -chardev being parsed */
-	struct vm_vhost_user_blk *vub;   /* the -device vhost-user-blk-device being parsed */
 	struct blk_device *blkdev;       /* the -device virtio-blk-device being parsed */
 	unsigned nblkdevs;
 	struct blk_device blkdevs[VM_MAX_DISKS];
@@ -59,15 +57,34 @@ struct props {
 	unsigned n;
 };
 
+/* What a property's value does: a handler, or a field of the object being parsed (the
+ * -drive, -chardev, -device ... that cli_props_apply is given) checked by its type. */
+enum prop_type {
+	PROP_FN,         /* fn decides */
+	PROP_ID,         /* QEMU's id rule: a letter, then letters, digits, '-', '.', '_' */
+	PROP_STR,        /* a non-empty string */
+	PROP_SERIAL,     /* printable characters */
+	PROP_BOOL,       /* on|off|true|false; a bare key means on */
+};
+
 struct prop_desc {
 	const char *key;
 	int (*fn)(struct cli_state *st, const char *opt, const char *key, const char *val);
+	enum prop_type type;
+	size_t off, size;        /* the field, for every type but PROP_FN */
 };
+
+#define PROP_HANDLER(k, f) { .key = (k), .fn = (f) }
+#define PROP_FIELD(k, t, obj, field) \
+	{ .key = (k), .type = (t), .off = offsetof(obj, field), .size = sizeof(((obj *)0)->field) }
 
 /* Fill err with one line naming the option; returns -EINVAL. */
 PRINTF(2, 3) int cli_fail(struct cli_state *st, const char *fmt, ...);
 /* Copy a non-empty string into a fixed-size field. */
 int cli_copy_str(struct cli_state *st, const char *opt, char *dst, size_t size, const char *src);
+/* Printable characters only, shorter than size. */
+int cli_copy_serial(struct cli_state *st, const char *opt, const char *key, char *dst,
+		    size_t size, const char *val);
 /* Decimal digits only; -EINVAL for none, -ERANGE on overflow; *end past the digits. */
 int cli_parse_dec(const char *s, uint64_t *out, const char **end);
 const char *cli_onoff(bool b);
@@ -81,9 +98,10 @@ int cli_prop_bool(struct cli_state *st, const char *opt, const char *key, const 
 /* Split "k=v,k=v" (",," is a comma; a leading bare word names defkey) and apply descs. */
 int cli_props_split(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
 		    struct props *pr);
+/* obj: what PROP_FIELD descriptors write into (NULL when there are none) */
 int cli_props_apply(struct cli_state *st, const char *opt, const struct props *pr,
-		    const struct prop_desc *descs, size_t ndescs);
+		    const struct prop_desc *descs, size_t ndescs, void *obj);
 int cli_props_parse(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
-		    const struct prop_desc *descs, size_t ndescs);
+		    const struct prop_desc *descs, size_t ndescs, void *obj);
 
 #endif
