@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static char log_role[32] = "bulkhead";
 static int log_fd = 2;
 static enum log_level log_level = LOG_LVL_INFO;
@@ -91,10 +93,7 @@ void fatalx(const char *fmt, ...)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ns() / 1000000;
 }
 
 bool ratelimit_ok(struct ratelimit *rl)

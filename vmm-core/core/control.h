@@ -1,9 +1,8 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* The core's control path (DESIGN.md §2, §7): what the supervisor and qmpd may send in each
  * phase, QMP requests turned into actions on the VM (stop/cont, quit, reset, power button,
- * vCPU queries), the disk hotplug state of the six disk slots with the supervisor doing the
+ * vCPU queries), the hotplug state of every worker slot with the supervisor doing the
  * host-side half, and the events the core reports. The VM itself sits behind an ops table so
- * unit tests drive all of it with fakes and no KVM. */
+ * unit tests drive all of it with fakes and no KVM. Included by bulkhead-core only. */
 #ifndef BULKHEAD_CONTROL_H
 #define BULKHEAD_CONTROL_H
 

@@ -19,14 +19,6 @@ static const struct ipc_peer supervisor_boot = {
 	.allowed = 1u << IPC_CORE_CONFIG,
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int recv_config(int ipc, struct core_config *c, struct core_config_fds *f)
 {
 	struct ipc_msg *msg = calloc(1, sizeof(*msg));

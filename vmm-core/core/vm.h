@@ -89,7 +89,6 @@ void vcpu_join_all(struct vm *vm);
 /* stop: returns once every vCPU thread is parked (or has left its loop); idempotent. */
 void vcpu_pause_all(struct vm *vm);
 void vcpu_resume_all(struct vm *vm);
-bool vcpu_paused(struct vm *vm);
 /* query-cpus: index, TID, halted (= not running guest code: parked or ended) */
 unsigned vcpu_info(struct vm *vm, struct qmp_cpu_info *out, unsigned max);
 

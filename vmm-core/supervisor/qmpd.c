@@ -185,12 +185,12 @@ void sup_qmpd_died(struct supervisor *s, int status)
 		return;
 	}
 	if (sup_qmpd_start(s) < 0)
-		s->qmpd_due_ns = sup_mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
+		s->qmpd_due_ns = mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
 }
 
 int sup_qmpd_timeout(const struct supervisor *s)
 {
-	uint64_t now = sup_mono_ns();
+	uint64_t now = mono_ns();
 
 	if (!s->qmpd_due_ns)
 		return -1;
@@ -199,14 +199,14 @@ int sup_qmpd_timeout(const struct supervisor *s)
 
 void sup_qmpd_tick(struct supervisor *s)
 {
-	if (!s->qmpd_due_ns || sup_mono_ns() < s->qmpd_due_ns)
+	if (!s->qmpd_due_ns || mono_ns() < s->qmpd_due_ns)
 		return;
 	s->qmpd_due_ns = 0;
 	if (s->ending || s->have_exit || s->qmpd_pid > 0)
 		return;
-	s->qmpd_rs.ns[s->qmpd_rs.n++ % QMPD_RESTART_BURST] = sup_mono_ns();
+	s->qmpd_rs.ns[s->qmpd_rs.n++ % QMPD_RESTART_BURST] = mono_ns();
 	if (sup_qmpd_start(s) < 0)
-		s->qmpd_due_ns = sup_mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
+		s->qmpd_due_ns = mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
 }
 
 static bool wait_exit(pid_t pid, int ms)

@@ -134,7 +134,7 @@ pid_t sup_fork(struct supervisor *s, bool pidns)
 /* In a new child: is the supervisor still there? If it died before PDEATHSIG was set, nothing
  * will kill us. In our own pid namespace getppid() is 0 whoever our parent is; then its pidfd
  * (readable once it has exited) says. */
-bool sup_parent_alive(const struct supervisor *s)
+static bool parent_alive(const struct supervisor *s)
 {
 	struct pollfd p = { .fd = s->self_pidfd, .events = POLLIN };
 	pid_t pp = getppid();
@@ -149,17 +149,9 @@ int sup_self_pidfd(void)
 	return (int)syscall(SYS_pidfd_open, getpid(), 0);
 }
 
-uint64_t sup_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 bool sup_restart_allowed(struct restarts *r, unsigned burst, uint64_t window_ns)
 {
-	uint64_t now = sup_mono_ns(), oldest = r->ns[r->n % burst];
+	uint64_t now = mono_ns(), oldest = r->ns[r->n % burst];
 
 	if (r->n >= burst && now - oldest < window_ns)
 		return false;
@@ -224,7 +216,7 @@ void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool k
 	sigset_t none;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (!sup_parent_alive(s) || nfds > 4)
+	if (!parent_alive(s) || nfds > 4)
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

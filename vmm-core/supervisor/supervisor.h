@@ -1,7 +1,6 @@
-/* Included by bulkhead (the supervisor, privileged) only. */
 /* The supervisor: the privileged launcher that opens host resources named by the
  * configuration, spawns the core as an exec'd child, reaps it and turns the outcome into an
- * exit status. It never touches /dev/kvm or guest memory. */
+ * exit status. It never touches /dev/kvm or guest memory. Included by the supervisor only. */
 #ifndef BULKHEAD_SUPERVISOR_H
 #define BULKHEAD_SUPERVISOR_H
 

@@ -90,7 +90,6 @@ struct supervisor {
 };
 
 /* ---- spawn.c ---- */
-uint64_t sup_mono_ns(void);
 /* Record one restart; false when `burst` of them happened within window_ns. */
 bool sup_restart_allowed(struct restarts *r, unsigned burst, uint64_t window_ns);
 /* Where a helper program lives (next to bulkhead, in the build tree, or libexecdir). */
@@ -104,8 +103,6 @@ int sup_resolve_runas(struct supervisor *s);
 void sup_runas_arg(const struct supervisor *s, char *buf, size_t len);
 /* fork(), or with pidns a clone into a new pid namespace (falls back to fork where refused) */
 pid_t sup_fork(struct supervisor *s, bool pidns);
-/* In a new child, before exec: false if the supervisor is already gone. */
-bool sup_parent_alive(const struct supervisor *s);
 int sup_self_pidfd(void);
 /* "was killed by seccomp (syscall openat)", "was killed by signal ...", "exited with ..." */
 void sup_describe_exit(const struct supervisor *s, pid_t pid, int status, char *buf,
@@ -143,9 +140,6 @@ PRINTF(2, 3) int sup_arg(struct sup_args *a, const char *fmt, ...);
 /* ---- workers.c ---- */
 /* Spawn the worker of w (w->node set); *fd = the core's end of its socket. 0 or -errno. */
 int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd);
-/* Give the core a backend for slot (a worker's socket, or an external one). */
-int sup_send_attach(struct supervisor *s, unsigned slot, uint32_t ipc_dev, const char *name,
-		    int fd);
 /* Start every worker the configuration has, hand external backends to the core. */
 int sup_workers_start(struct supervisor *s);
 /* A child ended: if it was a worker, restart it or pause the VM; false if it was none. */

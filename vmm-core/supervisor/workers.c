@@ -69,8 +69,9 @@ int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd)
 	return 0;
 }
 
-int sup_send_attach(struct supervisor *s, unsigned slot, uint32_t ipc_dev, const char *name,
-		    int fd)
+/* Give the core a backend for slot (a worker's socket, or an external one). */
+static int send_attach(struct supervisor *s, unsigned slot, uint32_t ipc_dev, const char *name,
+		       int fd)
 {
 	struct backend_attach a = { .slot = slot, .kind = ipc_dev };
 	int r;
@@ -89,7 +90,7 @@ static int worker_start(struct supervisor *s, struct worker *w)
 
 	if (r < 0)
 		return r;
-	r = sup_send_attach(s, w->slot, worker_kinds[w->kind].ipc_dev, w->node->d.id, fd);
+	r = send_attach(s, w->slot, worker_kinds[w->kind].ipc_dev, w->node->d.id, fd);
 	close(fd);
 	return r < 0 ? -EPIPE : 0;
 }
@@ -103,7 +104,7 @@ int sup_workers_start(struct supervisor *s)
 		if (s->ext_fd[i] < 0)
 			continue;
 		/* only disks have external backends: vhost-user-blk-device */
-		if (sup_send_attach(s, i, IPC_DEV_VHOST_USER_BLK,
+		if (send_attach(s, i, IPC_DEV_VHOST_USER_BLK,
 				    s->cfg->vhost_user_blk[s->cfg->disks[i].index].chardev,
 				    s->ext_fd[i]) < 0)
 			return -1;

@@ -1,9 +1,8 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* A tiny ACPI Machine Language (AML) byte-code builder: just enough of ACPI 6 chapter 20 to
  * write the microvm DSDT (Scope, Device, Name, Package, integers, strings, EISAID and
  * ResourceTemplate buffers, and the OperationRegion, Field and _EVT method of the Generic
  * Event Device). Writes into a caller-provided buffer; errors are sticky so a
- * sequence of calls needs one check at the end. */
+ * sequence of calls needs one check at the end. Included by bulkhead-core only. */
 #ifndef BULKHEAD_AML_H
 #define BULKHEAD_AML_H
 

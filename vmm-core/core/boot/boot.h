@@ -1,7 +1,6 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* Linux x86 boot protocol: load a bzImage (64-bit entry) or an ELF vmlinux, place the initrd,
  * write boot_params with the e820 map and command line, and build the boot CPU state
- * (GDT, identity page tables, long mode, RSI = boot_params). */
+ * (GDT, identity page tables, long mode, RSI = boot_params). Included by bulkhead-core only. */
 #ifndef BULKHEAD_BOOT_H
 #define BULKHEAD_BOOT_H
 

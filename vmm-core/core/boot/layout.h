@@ -1,6 +1,5 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* Guest physical address map of the bulkhead microvm (x86_64). One place for every fixed
- * address so the boot loader, the tables and the devices agree. */
+ * address so the boot loader, the tables and the devices agree. Included by bulkhead-core only. */
 #ifndef BULKHEAD_LAYOUT_H
 #define BULKHEAD_LAYOUT_H
 

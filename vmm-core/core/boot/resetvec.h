@@ -1,8 +1,7 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* What a guest finds at the x86 reset vector F000:FFF0 (physical 0xFFFF0): a few bytes of
  * real-mode code that ask the i8042 for a CPU reset, as `reboot=k` does. There is no BIOS,
  * but Linux's default reboot on a hardware-reduced ACPI machine without EFI ends here, and
- * a guest that finds nothing at the vector spins in it forever. */
+ * a guest that finds nothing at the vector spins in it forever. Included by bulkhead-core only. */
 #ifndef BULKHEAD_RESETVEC_H
 #define BULKHEAD_RESETVEC_H
 

@@ -1,8 +1,7 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* ACPI Generic Event Device (ACPI 6.1 §5.6.9, _HID "ACPI0013"): how a hardware-reduced
  * platform raises events such as the power button. One edge-triggered GSI plus one 32-bit
  * event-selector register that the DSDT's _EVT method reads (the layout QEMU's microvm and
- * Cloud Hypervisor use), so the same AML works on all three. */
+ * Cloud Hypervisor use), so the same AML works on all three. Included by bulkhead-core only. */
 #ifndef BULKHEAD_GED_H
 #define BULKHEAD_GED_H
 

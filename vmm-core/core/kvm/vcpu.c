@@ -384,12 +384,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	if (v->id == 0 && getenv("BULKHEAD_DEBUG")) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (v->id == 0 && getenv("BULKHEAD_DEBUG"))
 		log_debug("boot: first KVM_RUN %.3f ms after core start",
-			  ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec - v->vm->t_start_ns) / 1e6);
-	}
+			  (mono_ns() - v->vm->t_start_ns) / 1e6);
 	/* sandbox (issue 5): this thread stacks the narrower core-vcpu filter on its own */
 	if (sandbox_thread_enter() == 0)
 		run_loop(v);
@@ -545,11 +542,6 @@ void vcpu_resume_all(struct vm *vm)
 	__atomic_store_n(&vm->pause, false, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->run_cond);
 	pthread_mutex_unlock(&vm->run_lock);
-}
-
-bool vcpu_paused(struct vm *vm)
-{
-	return __atomic_load_n(&vm->pause, __ATOMIC_SEQ_CST);
 }
 
 unsigned vcpu_info(struct vm *vm, struct qmp_cpu_info *out, unsigned max)

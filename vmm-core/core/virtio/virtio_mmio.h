@@ -1,9 +1,8 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* The virtio-mmio v2 transport (virtio 1.1 §4.2.2) of one slot: the register file the guest's
  * virtio_mmio driver sees, feature negotiation, queue setup and the status machine. The data path
  * lives elsewhere (a vhost-user backend behind struct vmmio_ops); the transport only decides when
  * it starts and stops, and serves config space from a cached copy. No KVM here, so unit tests
- * drive it with a fake backend. */
+ * drive it with a fake backend. Included by bulkhead-core only. */
 #ifndef BULKHEAD_VIRTIO_MMIO_H
 #define BULKHEAD_VIRTIO_MMIO_H
 

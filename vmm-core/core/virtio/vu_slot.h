@@ -1,9 +1,8 @@
-/* Included by bulkhead-core only (sandboxed). */
 /* One virtio-mmio slot of the core with a vhost-user backend behind it (DESIGN.md §3, §4): the
  * transport's ops, the frontend handshake, KVM ioeventfds for QueueNotify and an irqfd for the
  * slot's GSI, so that no request passes through the core. Attach at boot, re-attach after a
  * worker died, and detach are one path; the slot and its guest-visible state outlive any
- * backend. */
+ * backend. Included by bulkhead-core only. */
 #ifndef BULKHEAD_VU_SLOT_H
 #define BULKHEAD_VU_SLOT_H
 
