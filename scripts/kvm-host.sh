@@ -32,13 +32,12 @@
 #        /dev/kvm on one that has it); BULKHEAD_KVM_HOST_VDSO=off   as --vdso off;
 #        BULKHEAD_KVM_HOST_LOG=FILE   keep the test host's kernel log there;
 #        BULKHEAD_KVM_HOST_WATCHDOG=S   seconds without a sign of life before the test host is
-#        declared hung (default 60; tests of this script lower it);
-#        BULKHEAD_KVM_HOST_TCG=single|multi   TCG threading of the test host (default single).
+#        declared hung (default 60; tests of this script lower it).
 set -euo pipefail
 
 REPO=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
 need=probe tmo=1800 vdso=${BULKHEAD_KVM_HOST_VDSO:-on} mem=6144 smp=2 where=0
-watchdog=${BULKHEAD_KVM_HOST_WATCHDOG:-60} tcg=${BULKHEAD_KVM_HOST_TCG:-single}
+watchdog=${BULKHEAD_KVM_HOST_WATCHDOG:-60}
 shares=("$REPO")
 while (($#)); do
 	case $1 in
@@ -57,7 +56,6 @@ while (($#)); do
 done
 case $need in probe|linux) ;; *) echo "kvm-host: --need probe|linux" >&2; exit 2 ;; esac
 case $vdso in on|off) ;; *) echo "kvm-host: --vdso on|off" >&2; exit 2 ;; esac
-case $tcg in single|multi) ;; *) echo "kvm-host: BULKHEAD_KVM_HOST_TCG=single|multi" >&2; exit 2 ;; esac
 [[ $watchdog =~ ^[0-9]+$ ]] && ((watchdog >= 10 && watchdog <= 600)) ||
 	{ echo "kvm-host: BULKHEAD_KVM_HOST_WATCHDOG must be 10-600 seconds" >&2; exit 2; }
 
@@ -174,7 +172,7 @@ boot_test_host() {
 	PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -O ^has_journal -N 65536 -m 0 -E nodiscard \
 		"$XCHG/scratch.ext4" || { echo "kvm-host: mkfs.ext4 failed (e2fsprogs)" >&2; exit 1; }
 	# The kernel log goes to a file; ttyS0 is the command's terminal.
-	qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max -smp "$smp" -m "$mem" \
+	qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
 		-nodefaults -display none -no-reboot -vga none \
 		-kernel "$ASSETS/vmlinuz" -initrd "$ASSETS/initrd.gz" -append "$append" \
 		-chardev stdio,id=cmd,signal=off -serial chardev:cmd \
