@@ -99,10 +99,12 @@ cleanup() {
 	rm -rf "$XCHG"
 }
 trap cleanup EXIT
+# host_log N: the last N lines of the test host's kernel log, on stderr
+host_log() { tail -n "$1" "$XCHG/console.log" >&2 2>/dev/null || true; }
 # meson's timeout arrives as SIGTERM: say where the test host was before it goes.
 on_signal() {
 	echo "kvm-host: stopped by a signal; the test host's kernel log ends:" >&2
-	tail -n 15 "$XCHG/console.log" >&2 2>/dev/null || true
+	host_log 15
 	exit 130
 }
 trap on_signal INT TERM HUP
@@ -188,7 +190,7 @@ boot_test_host() {
 			wait "$qpid" 2>/dev/null || true
 			qpid=
 			echo "kvm-host: the test host did not finish within $tmo s; killed it. Its kernel log ends:" >&2
-			tail -n 30 "$XCHG/console.log" >&2 2>/dev/null || true
+			host_log 30
 			exit 124
 		fi
 		sleep 0.2
@@ -207,11 +209,11 @@ for attempt in 1 2; do
 	failure=$(grep -m1 -E 'Kernel panic|BUG:|Oops|watchdog:|rcu: .*stall' "$XCHG/console.log" 2>/dev/null || true)
 	if ((attempt == 1)) && [[ -n $failure ]] && ! grep -q '^kvm-host: ' "$XCHG/console.log"; then
 		echo "kvm-host: the test host's kernel failed before the command finished (${failure# }); its log ends:" >&2
-		tail -n 30 "$XCHG/console.log" >&2 2>/dev/null || true
+		host_log 30
 		echo "kvm-host: that is the emulated test host, not the command: running the command again in a fresh one" >&2
 		continue
 	fi
 	echo "kvm-host: the test host ended (qemu status $qstatus) before the command finished. Its kernel log ends:" >&2
-	tail -n 30 "$XCHG/console.log" >&2 2>/dev/null || true
+	host_log 30
 	exit 125
 done

@@ -127,11 +127,12 @@ def check_image(img, out):
     reported for that position; the reader's region and the untouched blocks are as made."""
     with open(img, "rb") as f:
         data = f.read()
-    latest = {}
+    latest, ends = {}, []
     for w in range(WRITERS):
         ns = [int(x) for x in re.findall(r"^FSYNCED %d (\d+) " % w, out, re.M)]
-        end = int(re.search(r"^WRITER-END %d (\d+)$" % w, out, re.M).group(1))
-        check(ns == list(range(1, end + 1)), "writer %d: FSYNCED lines are not 1..%d" % (w, end))
+        ends.append(int(re.search(r"^WRITER-END %d (\d+)$" % w, out, re.M).group(1)))
+        check(ns == list(range(1, ends[w] + 1)),
+              "writer %d: FSYNCED lines are not 1..%d" % (w, ends[w]))
     # Several guest processes share the console: another one's output may land in the middle
     # of a line, so a record is found wherever it stands, and one that was cut apart is
     # reported as such rather than as a wrong block.
@@ -142,8 +143,7 @@ def check_image(img, out):
         latest[pos] = max(latest.get(pos, (n, w, s)), (n, w, s))
         seen.add((w, n))
     for w in range(WRITERS):
-        end = int(re.search(r"^WRITER-END %d (\d+)$" % w, out, re.M).group(1))
-        cut = [n for n in range(1, end + 1) if (w, n) not in seen]
+        cut = [n for n in range(1, ends[w] + 1) if (w, n) not in seen]
         check(not cut, "writer %d: the console cut the FSYNCED records of %r apart" % (w, cut))
     check(latest, "the guest fsynced nothing")
     for pos in range(RFIRST + RBLOCKS):
