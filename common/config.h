@@ -24,6 +24,12 @@
 #define VM_SUN_PATH_MAX  108             /* sizeof(sockaddr_un.sun_path), NUL included */
 #define VM_RUNAS_MAX     65              /* "USER:GROUP", 32 characters each */
 #define VM_MAX_HOTPLUG_DIRS 8
+#define VM_MAX_NICS      2               /* StratoVirt microvm: 2 NIC slots */
+#define VM_MAX_NET_QUEUES 8              /* queue pairs of one NIC (one tap queue each) */
+#define VM_IFNAME_MAX    15              /* IFNAMSIZ - 1 */
+#define VM_MAX_VSOCKS    1               /* one vsock device, in a slot of its own */
+#define VM_VSOCK_CID_MIN 3ULL            /* 0-2 are the hypervisor, local and host CIDs */
+#define VM_VSOCK_CID_MAX 0xfffffffeULL   /* 2^32-1 is VMADDR_CID_ANY */
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread] */
 struct vm_drive {
@@ -52,6 +58,44 @@ struct vm_vhost_user_blk {
 	char chardev[VM_ID_MAX + 1];
 	char dev_id[VM_ID_MAX + 1];
 	unsigned seq;
+};
+
+/*
+ * A NIC and its tap: -netdev tap,id=,ifname=|fds= with -device virtio-net-device,netdev=,id=
+ * [,mac=][,mq=on], or the older manual's single -netdev id=,netdev=TAP[,mac=][,iothread=];
+ * or a NIC served by an external backend: -netdev vhost-user,id=,chardev=. NIC slot i is
+ * nets[i], in command-line order.
+ */
+struct vm_net {
+	char id[VM_ID_MAX + 1];              /* the netdev id */
+	char ifname[VM_IFNAME_MAX + 1];      /* the tap's name, or "" with fds */
+	int fds[VM_MAX_NET_QUEUES];          /* fds= (Kata): inherited tap queues, one per pair */
+	unsigned nfds;
+	unsigned queues;                     /* queue pairs: nfds, or with mq=on and ifname 2 */
+	uint8_t mac[6];
+	bool has_mac;                        /* else the supervisor picks one for the VM */
+	char iothread[VM_ID_MAX + 1];
+	char dev_id[VM_ID_MAX + 1];          /* id= of its -device virtio-net-device */
+	bool has_device;
+	unsigned seq;                        /* command-line position, for slot order */
+	char chardev[VM_ID_MAX + 1];         /* -netdev vhost-user: the external backend's
+					      * -chardev; "" for a tap */
+};
+
+/*
+ * The VM's vsock device (at most one, in a slot of its own): -device vsock,id=,guest-cid=
+ * [,uds-path=] (older manual; uds-path is bulkhead's), -device vhost-vsock-device,id=,
+ * guest-cid=[,vhostfd=] (Kata), or -device vhost-user-vsock-device,chardev=[,id=] for an
+ * external backend, which gives the CID itself.
+ */
+struct vm_vsock {
+	bool present;
+	char id[VM_ID_MAX + 1];
+	uint64_t guest_cid;
+	char uds_path[VM_SUN_PATH_MAX];      /* unix-socket mode: the VM's socket; NAME_<port>
+					      * beside it are the host's listeners */
+	int vhostfd;                         /* Kata's open /dev/vhost-vsock, or -1 */
+	char chardev[VM_ID_MAX + 1];         /* vhost-user-vsock-device; "" otherwise */
 };
 
 enum vm_disk_kind { VM_DISK_DRIVE = 1, VM_DISK_VHOST_USER };
@@ -92,6 +136,9 @@ struct vm_config {
 	struct vm_vhost_user_blk vhost_user_blk[VM_MAX_DISKS];
 	unsigned ndisks;                     /* filled once the command line is read */
 	struct vm_disk disks[VM_MAX_DISKS];
+	unsigned nnets;
+	struct vm_net nets[VM_MAX_NICS];
+	struct vm_vsock vsock;
 };
 
 #endif

@@ -116,7 +116,7 @@ static bool nul_terminated(const char *s, size_t cap)
 
 int ipc_core_config_send(int sock, const struct core_config *c, const struct core_config_fds *f)
 {
-	int fds[3];
+	int fds[IPC_MAX_FDS];
 	unsigned n = 0;
 
 	fds[n++] = f->kernel;
@@ -124,6 +124,13 @@ int ipc_core_config_send(int sock, const struct core_config *c, const struct cor
 		fds[n++] = f->initrd;
 	if (c->flags & CORE_F_MEM_FD)
 		fds[n++] = f->mem;
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++) {
+		if (!(c->stats_slots & (1u << i)))
+			continue;
+		if (n == IPC_MAX_FDS)
+			return -E2BIG;
+		fds[n++] = f->stats[i];
+	}
 	return ipc_send(sock, IPC_CORE_CONFIG, c, sizeof(*c), fds, n);
 }
 
@@ -134,18 +141,16 @@ int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct co
 	if (msg->hdr.type != IPC_CORE_CONFIG || msg->hdr.len != sizeof(*c))
 		return -EPROTO;
 	memcpy(c, msg->payload, sizeof(*c));
-	want = 1 + !!(c->flags & CORE_F_INITRD) + !!(c->flags & CORE_F_MEM_FD);
-	if (msg->nfds != want || (c->flags & ~CORE_F_ALL))
+	want = 1 + !!(c->flags & CORE_F_INITRD) + !!(c->flags & CORE_F_MEM_FD) +
+	       (unsigned)__builtin_popcount(c->stats_slots);
+	if (msg->nfds != want || (c->flags & ~CORE_F_ALL) ||
+	    (c->stats_slots >> IPC_MAX_SLOTS))
 		return -EPROTO;
 	/* the supervisor validated these too; the core checks again rather than trust a peer */
-	if (c->nslots > IPC_MAX_SLOTS)
-		return -EINVAL;
-	for (i = 0; i < IPC_MAX_SLOTS; i++) {
-		bool used = i < c->nslots;
-
-		if (c->slot_kind[i] >= IPC_DEV_KIND_MAX || (c->slot_kind[i] != IPC_DEV_NONE) != used)
+	for (i = 0; i < IPC_MAX_SLOTS; i++)
+		if (c->slot_kind[i] >= IPC_DEV_KIND_MAX ||
+		    !nul_terminated(c->slot_dev_id[i], sizeof(c->slot_dev_id[i])))
 			return -EINVAL;
-	}
 	i = 0;
 	if (c->ncpus < VM_MIN_CPUS || c->ncpus > VM_MAX_CPUS ||
 	    c->mem_size < VM_MIN_MEM || c->mem_size > VM_MAX_MEM ||
@@ -155,6 +160,8 @@ int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct co
 	f->kernel = msg->fds[i++];
 	f->initrd = (c->flags & CORE_F_INITRD) ? msg->fds[i++] : -1;
 	f->mem = (c->flags & CORE_F_MEM_FD) ? msg->fds[i++] : -1;
+	for (unsigned s = 0; s < IPC_MAX_SLOTS; s++)
+		f->stats[s] = (c->stats_slots & (1u << s)) ? msg->fds[i++] : -1;
 	msg->nfds = 0;
 	return 0;
 }

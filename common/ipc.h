@@ -68,10 +68,15 @@ void ipc_msg_close_fds(struct ipc_msg *msg);
 
 /* virtio-mmio slots the core creates, and what may be attached to each */
 #define IPC_MAX_SLOTS        16
+#define IPC_DEV_ID_MAX       64   /* a device id with its NUL (QMP_ID_MAX) */
 enum ipc_dev_kind {
 	IPC_DEV_NONE = 0,
 	IPC_DEV_BLK,           /* bulkhead-blk, restarted by the supervisor when it dies */
 	IPC_DEV_VHOST_USER_BLK,  /* an external vhost-user-blk backend; not restarted */
+	IPC_DEV_NET,           /* bulkhead-net, restarted by the supervisor when it dies */
+	IPC_DEV_VHOST_USER_NET,  /* an external vhost-user-net backend; not restarted */
+	IPC_DEV_VSOCK,         /* bulkhead-vsock, restarted by the supervisor when it dies */
+	IPC_DEV_VHOST_USER_VSOCK,  /* an external vhost-user-vsock backend; not restarted */
 	IPC_DEV_KIND_MAX,
 };
 
@@ -81,18 +86,24 @@ struct core_config {
 	uint64_t mem_size;
 	char name[256];
 	char cmdline[4096];
-	uint32_t nslots;                     /* slots 0..nslots-1 exist; each kind != NONE */
-	uint32_t slot_kind[IPC_MAX_SLOTS];   /* enum ipc_dev_kind; NONE past nslots */
+	/* what each slot holds at boot (enum ipc_dev_kind); NONE: empty until a hotplug */
+	uint32_t slot_kind[IPC_MAX_SLOTS];
+	uint8_t slot_mac[IPC_MAX_SLOTS][6];  /* a NIC slot's MAC, shown while it is empty */
+	char slot_dev_id[IPC_MAX_SLOTS][IPC_DEV_ID_MAX];  /* -device id= of a boot device, or "" */
 	uint32_t runas_uid, runas_gid;       /* with CORE_F_RUNAS */
+	/* Slots (bit n: slot n) whose worker counts in a shared page (common/net_stats.h) that
+	 * the core may read for QMP: a read-only fd each follows the others, in slot order. */
+	uint32_t stats_slots;
 };
 
 struct core_config_fds {
 	int kernel, initrd, mem;   /* -1 when absent */
+	int stats[IPC_MAX_SLOTS];  /* by slot, with stats_slots; -1 for the others */
 };
 
 int ipc_core_config_send(int sock, const struct core_config *c, const struct core_config_fds *f);
-/* Validates ranges, flags, NUL termination and that the fd count matches the flags;
- * on success takes the fds out of msg. Returns 0 or -EPROTO / -EINVAL. */
+/* Validates ranges, flags, NUL termination and that the fd count matches the flags and
+ * stats_slots; on success takes the fds out of msg. Returns 0 or -EPROTO / -EINVAL. */
 int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct core_config_fds *f);
 
 /* ---- IPC_VM_EXIT ---- */

@@ -40,9 +40,24 @@ static bool frame_ok(const struct ipc_msg *m, uint32_t type, size_t size)
 	return m->hdr.type == type && m->hdr.len == size && m->nfds == 0;
 }
 
-int ipc_qmp_request_send(int sock, const struct qmp_request *r)
+/* netdev_add names a tap, or carries its queues: never both, never more than fit */
+static bool tap_given_ok(const char *ifname, uint32_t nfds)
 {
-	return ipc_send(sock, IPC_QMP_REQUEST, r, sizeof(*r), NULL, 0);
+	return nfds <= QMP_NETDEV_FDS_MAX && !ifname[0] == !!nfds;
+}
+
+static unsigned request_nfds(const struct qmp_request *r)
+{
+	return r->cmd == QMP_CMD_NETDEV_ADD ? r->u.netdev_add.nfds : 0;
+}
+
+int ipc_qmp_request_send(int sock, const struct qmp_request *r, const int *fds)
+{
+	unsigned n = request_nfds(r);
+
+	if (n > QMP_NETDEV_FDS_MAX || (n && !fds))
+		return -EINVAL;
+	return ipc_send(sock, IPC_QMP_REQUEST, r, sizeof(*r), fds, n);
 }
 
 static bool blockdev_add_ok(const struct qmp_blockdev_add *b)
@@ -65,7 +80,8 @@ static bool request_args_ok(const struct qmp_request *r)
 	case QMP_CMD_DEVICE_ADD:
 		return device_add_ok(&r->u.device_add);
 	case QMP_CMD_NETDEV_ADD:
-		return STR_OK(r->u.netdev_add.id, true) && STR_OK(r->u.netdev_add.ifname, true);
+		return STR_OK(r->u.netdev_add.id, true) && STR_OK(r->u.netdev_add.ifname, false) &&
+		       tap_given_ok(r->u.netdev_add.ifname, r->u.netdev_add.nfds);
 	case QMP_CMD_BLOCKDEV_DEL:
 	case QMP_CMD_DEVICE_DEL:
 	case QMP_CMD_NETDEV_DEL:
@@ -78,10 +94,11 @@ static bool request_args_ok(const struct qmp_request *r)
 
 int ipc_qmp_request_decode(const struct ipc_msg *m, struct qmp_request *r)
 {
-	if (!frame_ok(m, IPC_QMP_REQUEST, sizeof(*r)))
+	if (m->hdr.type != IPC_QMP_REQUEST || m->hdr.len != sizeof(*r))
 		return -EPROTO;
 	memcpy(r, m->payload, sizeof(*r));
-	if (r->cmd < QMP_CMD_QUERY_STATUS || r->cmd >= QMP_CMD_MAX || !request_args_ok(r))
+	if (r->cmd < QMP_CMD_QUERY_STATUS || r->cmd >= QMP_CMD_MAX || !request_args_ok(r) ||
+	    m->nfds != request_nfds(r))
 		return -EPROTO;
 	return 0;
 }
@@ -101,6 +118,20 @@ static bool cpus_ok(const struct qmp_reply *r)
 	return true;
 }
 
+static bool nics_ok(const struct qmp_reply *r)
+{
+	if (r->u.nics.n > QMP_MAX_NICS)
+		return false;
+	for (uint32_t i = 0; i < r->u.nics.n; i++) {
+		const struct qmp_nic_stats *n = &r->u.nics.nic[i];
+
+		if (n->index >= QMP_MAX_NICS || !STR_OK(n->id, false) || !STR_OK(n->netdev, false) ||
+		    !flag_ok(n->counted) || n->npairs > NET_STATS_MAX_PAIRS)
+			return false;
+	}
+	return true;
+}
+
 /* the data of a successful reply, per command */
 static bool reply_data_ok(const struct qmp_reply *r)
 {
@@ -110,6 +141,8 @@ static bool reply_data_ok(const struct qmp_reply *r)
 	case QMP_CMD_QUERY_CPUS:
 	case QMP_CMD_QUERY_HOTPLUGGABLE_CPUS:
 		return cpus_ok(r);
+	case QMP_CMD_QUERY_NET_STATS:
+		return nics_ok(r);
 	default:
 		return true;
 	}
@@ -148,17 +181,24 @@ int ipc_qmp_event_decode(const struct ipc_msg *m, struct qmp_event *e)
 	return 0;
 }
 
-int ipc_hotplug_request_send(int sock, const struct hotplug_request *r)
+int ipc_hotplug_request_send(int sock, const struct hotplug_request *r, const int *fds)
 {
-	return ipc_send(sock, IPC_HOTPLUG_REQUEST, r, sizeof(*r), NULL, 0);
+	if (r->nfds > QMP_NETDEV_FDS_MAX || (r->nfds && !fds))
+		return -EINVAL;
+	return ipc_send(sock, IPC_HOTPLUG_REQUEST, r, sizeof(*r), fds, r->nfds);
 }
 
 static bool hotplug_args_ok(const struct hotplug_request *r)
 {
+	if (r->nfds && r->op != HOTPLUG_NETDEV_ADD)
+		return false;
 	switch (r->op) {
 	case HOTPLUG_BLOCKDEV_ADD:
 		return r->node_name[0] && r->filename[0];
+	case HOTPLUG_NETDEV_ADD:
+		return r->node_name[0] && tap_given_ok(r->filename, r->nfds);
 	case HOTPLUG_BLOCKDEV_DEL:
+	case HOTPLUG_NETDEV_DEL:
 		return r->node_name[0];
 	case HOTPLUG_DEVICE_ADD:
 		return r->slot < IPC_MAX_SLOTS && r->node_name[0] && r->device_id[0];
@@ -171,12 +211,15 @@ static bool hotplug_args_ok(const struct hotplug_request *r)
 
 int ipc_hotplug_request_decode(const struct ipc_msg *m, struct hotplug_request *r)
 {
-	if (!frame_ok(m, IPC_HOTPLUG_REQUEST, sizeof(*r)))
+	if (m->hdr.type != IPC_HOTPLUG_REQUEST || m->hdr.len != sizeof(*r))
 		return -EPROTO;
 	memcpy(r, m->payload, sizeof(*r));
+	if (m->nfds != r->nfds)
+		return -EPROTO;
 	if (r->op < HOTPLUG_BLOCKDEV_ADD || r->op >= HOTPLUG_OP_MAX ||
 	    !STR_OK(r->node_name, false) || !STR_OK(r->device_id, false) ||
-	    !STR_OK(r->filename, false) || !flag_ok(r->read_only) || !flag_ok(r->direct) ||
+	    !STR_OK(r->filename, false) || !STR_OK(r->mac, false) || !flag_ok(r->read_only) ||
+	    !flag_ok(r->direct) ||
 	    !hotplug_args_ok(r))
 		return -EPROTO;
 	return 0;

@@ -10,11 +10,13 @@
 #include <stdint.h>
 
 #include "ipc.h"
+#include "net_stats.h"
 
 #define QMP_ID_MAX    64      /* device / node / netdev ids (incl. NUL) */
 #define QMP_PATH_MAX  4096
 #define QMP_DESC_MAX  256
 #define QMP_MAX_CPUS  254
+#define QMP_MAX_NICS  2       /* the NIC slots (common/worker_kinds.c) */
 
 enum qmp_cmd {
 	QMP_CMD_QUERY_STATUS = 1,
@@ -33,6 +35,7 @@ enum qmp_cmd {
 	QMP_CMD_NETDEV_DEL,
 	QMP_CMD_BALLOON,
 	QMP_CMD_QUERY_BALLOON,
+	QMP_CMD_QUERY_NET_STATS,        /* bulkhead's query-net-stats: the NICs' counters */
 	QMP_CMD_MAX,
 };
 
@@ -61,9 +64,13 @@ struct qmp_device_add {
 	char mac[18];
 };
 
+#define QMP_NETDEV_FDS_MAX 8  /* tap queues of netdev_add "fds" (VM_MAX_NET_QUEUES) */
+
+/* The tap by name, or (QMP getfd, then "fd"/"fds") as nfds queue fds the message carries. */
 struct qmp_netdev_add {
 	char id[QMP_ID_MAX];
-	char ifname[QMP_ID_MAX];
+	char ifname[QMP_ID_MAX];     /* "" with fds */
+	uint32_t nfds;
 };
 
 struct qmp_request {
@@ -87,6 +94,18 @@ struct qmp_cpu_info {
 	uint8_t halted;
 };
 
+/* One NIC of query-net-stats: what its worker counted in the slot's stats page. */
+struct qmp_nic_stats {
+	uint32_t index;              /* its NIC slot: device_add's "addr" */
+	char id[QMP_ID_MAX];         /* its device_add or -device id; "" when it has none */
+	char netdev[QMP_ID_MAX];     /* its netdev (or chardev) id */
+	uint8_t mac[6];
+	uint8_t counted;             /* a worker keeps counters for it (0: no page, or none yet) */
+	uint32_t npairs;             /* pair[0..npairs) are set, at most NET_STATS_MAX_PAIRS */
+	uint64_t starts;             /* how many workers served the slot so far (restarts + 1) */
+	struct net_stats_pair pair[NET_STATS_MAX_PAIRS];
+};
+
 struct qmp_reply {
 	uint32_t tag;
 	uint32_t cmd;
@@ -99,6 +118,10 @@ struct qmp_reply {
 			struct qmp_cpu_info cpu[QMP_MAX_CPUS];
 		} cpus;                  /* query-cpus, query-hotpluggable-cpus */
 		uint64_t balloon_actual; /* query-balloon */
+		struct {
+			uint32_t n;
+			struct qmp_nic_stats nic[QMP_MAX_NICS];
+		} nics;                  /* query-net-stats */
 	} u;
 };
 
@@ -128,8 +151,10 @@ struct qmp_event {
 enum hotplug_op {
 	HOTPLUG_BLOCKDEV_ADD = 1,    /* open filename; remember it under node_name */
 	HOTPLUG_BLOCKDEV_DEL,        /* close it (refused while a device uses it) */
-	HOTPLUG_DEVICE_ADD,          /* spawn bulkhead-blk on node_name for slot; reply fd = socket */
+	HOTPLUG_DEVICE_ADD,          /* spawn the slot's worker on node_name; reply fd = socket */
 	HOTPLUG_DEVICE_DEL,          /* stop the worker of slot */
+	HOTPLUG_NETDEV_ADD,          /* attach to the tap named by filename; node_name is its id */
+	HOTPLUG_NETDEV_DEL,          /* close it (refused while a NIC uses it) */
 	HOTPLUG_OP_MAX,
 };
 
@@ -139,8 +164,11 @@ struct hotplug_request {
 	uint32_t slot;
 	char node_name[QMP_ID_MAX];
 	char device_id[QMP_ID_MAX];
-	char filename[QMP_PATH_MAX];
+	char filename[QMP_PATH_MAX];  /* BLOCKDEV_ADD: the image; NETDEV_ADD: the tap's name */
 	uint8_t read_only, direct;
+	char mac[18];                 /* DEVICE_ADD of a NIC: device_add's mac, or "" */
+	uint32_t nfds;                /* NETDEV_ADD without a filename: the tap queue fds the
+				       * message carries (QMP getfd), 1..QMP_NETDEV_FDS_MAX */
 };
 
 struct hotplug_reply {
@@ -154,13 +182,16 @@ struct hotplug_reply {
  * by the core and again by the supervisor. */
 bool qmp_id_ok(const char *s);
 
-int ipc_qmp_request_send(int sock, const struct qmp_request *r);
+/* Requests and hotplug requests may carry fds: netdev_add's tap queues (fds: as many as the
+ * struct's nfds says, NULL when none). Their decoders check that the message carries exactly
+ * those and leave them in m->fds for the caller to take. */
+int ipc_qmp_request_send(int sock, const struct qmp_request *r, const int *fds);
 int ipc_qmp_request_decode(const struct ipc_msg *m, struct qmp_request *r);
 int ipc_qmp_reply_send(int sock, const struct qmp_reply *r);
 int ipc_qmp_reply_decode(const struct ipc_msg *m, struct qmp_reply *r);
 int ipc_qmp_event_send(int sock, const struct qmp_event *e);
 int ipc_qmp_event_decode(const struct ipc_msg *m, struct qmp_event *e);
-int ipc_hotplug_request_send(int sock, const struct hotplug_request *r);
+int ipc_hotplug_request_send(int sock, const struct hotplug_request *r, const int *fds);
 int ipc_hotplug_request_decode(const struct ipc_msg *m, struct hotplug_request *r);
 /* fd < 0: none (errors); a successful DEVICE_ADD reply carries the backend socket */
 int ipc_hotplug_reply_send(int sock, const struct hotplug_reply *r, int fd);

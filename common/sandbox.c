@@ -70,10 +70,11 @@ static int add_rule(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	for (unsigned i = 0; i < r->nargs; i++) {
 		const struct sandbox_arg *a = &r->args[i];
 
+		/* SCMP_CMP_EQ ignores datum_b; it is spelled out so no field is left implicit */
 		if (a->op == SB_EQ)
-			cmp[i] = SCMP_CMP(a->index, SCMP_CMP_EQ, a->value);
+			cmp[i] = SCMP_CMP(a->index, SCMP_CMP_EQ, a->value, 0);
 		else if (a->op == SB_SELF_PID)
-			cmp[i] = SCMP_CMP(a->index, SCMP_CMP_EQ, (uint64_t)getpid());
+			cmp[i] = SCMP_CMP(a->index, SCMP_CMP_EQ, (uint64_t)getpid(), 0);
 		else
 			cmp[i] = SCMP_CMP(a->index, SCMP_CMP_MASKED_EQ, a->mask, a->value);
 	}

@@ -45,6 +45,18 @@ static inline bool range_within(uint64_t a, uint64_t alen, uint64_t b, uint64_t 
 	return a >= b && a + alen <= b + blen;
 }
 
+/* The value of a hexadecimal digit, or -1. */
+static inline int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static inline void closep(int *fd)
 {
 	if (*fd >= 0)

@@ -32,8 +32,10 @@ struct vu_req_desc {
 	int8_t reply_fds;
 };
 
-#define REQ(r, s, f, rs, rf) [r] = { #r + 3, true, (s), (f), (rs), (rf) }
-#define UNSUPPORTED(r) [r] = { #r + 3, false, 0, 0, SZ_NONE, 0 }
+/* the name without its "VU_" prefix: &"..."[3] says "a suffix" where #r + 3 reads as a
+ * mistaken concatenation (clang's -Wstring-plus-int) */
+#define REQ(r, s, f, rs, rf) [r] = { &(#r)[3], true, (s), (f), (rs), (rf) }
+#define UNSUPPORTED(r) [r] = { &(#r)[3], false, 0, 0, SZ_NONE, 0 }
 
 static const struct vu_req_desc vu_reqs[VU_REQUEST_MAX] = {
 	REQ(VU_GET_FEATURES, 0, 0, 8, 0),

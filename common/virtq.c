@@ -464,8 +464,8 @@ static int pop_resubmit(struct vq *vq, struct vq_elem *e)
 	if (walk_chain(vq, head, e))
 		return -EIO;
 	busy_set(vq, head, true);
-	if (vq->resubmit_pos == vq->resubmit_nr)
-		drop_resubmit(vq);
+	/* the list stays until teardown: vq_rewind may hand the head back to it */
+	e->resubmitted = true;
 	return 1;
 }
 
@@ -489,6 +489,7 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
 		return fail(vq, "head %u made available while in flight", head);
 	if (walk_chain(vq, head, e))
 		return -EIO;
+	e->resubmitted = false;
 	vq->last_avail_idx++;
 	if (vq->event_idx)
 		st16(avail_event(vq), vq->last_avail_idx);
@@ -520,6 +521,75 @@ int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 	inflight_put(vq, head);
 	busy_set(vq, head, false);
 	/* after 2^16 pushes without a notification signalled_used is meaningless */
+	if ((int16_t)(vq->used_idx - vq->signalled_used) < (uint16_t)(vq->used_idx - old))
+		vq->signalled_used_valid = false;
+	return 0;
+}
+
+int vq_rewind(struct vq *vq, const struct vq_elem *const *elems, unsigned n)
+{
+	if (vq->broken || !vq->ready)
+		return -EIO;
+	for (unsigned i = 0; i < n; i++)
+		if (elems[i]->head >= vq->num || !busy_test(vq, elems[i]->head))
+			return -EINVAL;
+	/* newest first: each one is then the last pop of its source */
+	for (unsigned i = n; i-- > 0;) {
+		uint16_t head = elems[i]->head;
+
+		if (elems[i]->resubmitted) {
+			/* still in flight in the shared record: it stays marked there */
+			if (!vq->resubmit_pos || vq->resubmit[vq->resubmit_pos - 1] != head)
+				return -EINVAL;
+			vq->resubmit_pos--;
+		} else {
+			vq->last_avail_idx--;
+			if (vq->inflight) {
+				__atomic_store_n(&vq->inflight->desc[head].inflight, 0,
+						 __ATOMIC_RELEASE);
+				vq->inflight_counter--;
+			}
+		}
+		busy_set(vq, head, false);
+	}
+	/* a kick is wanted for the entries handed back, as for any not yet consumed */
+	if (vq->event_idx)
+		st16(avail_event(vq), vq->last_avail_idx);
+	return 0;
+}
+
+int vq_push_batch(struct vq *vq, const struct vring_used_elem *el, unsigned n)
+{
+	uint16_t old = vq->used_idx;
+
+	if (vq->broken || !vq->ready)
+		return -EIO;
+	if (!n || n > vq->num)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (el[i].id >= vq->num || !busy_test(vq, (uint16_t)el[i].id))
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct vring_used_elem *u = &vq->used->ring[(uint16_t)(old + i) & (vq->num - 1)];
+
+		__atomic_store_n(&u->id, htole32(el[i].id), __ATOMIC_RELAXED);
+		__atomic_store_n(&u->len, htole32(el[i].len), __ATOMIC_RELAXED);
+	}
+	/* a backend dying between the index store and the inflight clears leaves the batch's
+	 * last head recorded: recovery (inflight_recover) then knows the batch was published.
+	 * Only that one head is covered, as in libvhost-user; the others of the batch stay
+	 * marked and are resubmitted - a duplicate, never a loss. */
+	if (vq->inflight)
+		__atomic_store_n(&vq->inflight->last_batch_head, (uint16_t)el[n - 1].id,
+				 __ATOMIC_RELAXED);
+	vq->used_idx = (uint16_t)(old + n);
+	/* release: every element is visible before the index that publishes them all at once
+	 * (a mergeable RX packet's buffers must appear together) */
+	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < n; i++) {
+		inflight_put(vq, (uint16_t)el[i].id);
+		busy_set(vq, (uint16_t)el[i].id, false);
+	}
 	if ((int16_t)(vq->used_idx - vq->signalled_used) < (uint16_t)(vq->used_idx - old))
 		vq->signalled_used_valid = false;
 	return 0;

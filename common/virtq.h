@@ -85,6 +85,7 @@ struct vq_elem {
 	uint64_t out_len, in_len;   /* total bytes of each direction */
 	struct iovec *iov;          /* caller-provided, iov_cap entries */
 	unsigned iov_cap;
+	bool resubmitted;           /* handed out again after a restart (for vq_rewind) */
 };
 
 /*
@@ -132,6 +133,20 @@ int vq_pop(struct vq *vq, struct vq_elem *elem);
 /* Return head to the driver with `written` bytes written. -EINVAL for a head not in flight,
  * -EIO (nothing done) on a broken or torn-down queue. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t written);
+
+/*
+ * Hand back the n most recently popped chains (in pop order, none pushed) as if never popped:
+ * the avail index moves back (or a resubmitted head returns to the resubmit list), the heads
+ * are no longer in flight. A receive queue that popped buffers for a frame that did not come
+ * (or did not fit) gives them back this way. 0, -EINVAL for a head not in flight, -EIO on a
+ * broken or torn-down queue.
+ */
+int vq_rewind(struct vq *vq, const struct vq_elem *const *elems, unsigned n);
+
+/* Push n elements (id = head, len = bytes written) and publish them with one used->idx store,
+ * so the driver sees all or none (a mergeable RX packet spans several). Every head is
+ * checked first: -EINVAL (nothing pushed) for one not in flight, -EIO when broken. */
+int vq_push_batch(struct vq *vq, const struct vring_used_elem *el, unsigned n);
 
 /* True when the driver wants an interrupt for what was pushed since the last notification
  * (EVENT_IDX used_event, or VRING_AVAIL_F_NO_INTERRUPT without it). */

@@ -64,6 +64,11 @@ static bool running(const struct vu_queue *q)
 	return q->started && q->enabled;
 }
 
+static bool in_kernel(const struct vu_queue *q)
+{
+	return q->dev->ops->queue_in_kernel && q->dev->ops->queue_in_kernel(q->dev, q->idx);
+}
+
 static bool work_pending(struct vu_queue *q)
 {
 	uint16_t avail = le16toh(__atomic_load_n(&q->vq.avail->idx, __ATOMIC_ACQUIRE));
@@ -108,12 +113,25 @@ static void kick_cb(void *arg)
 		dev->ops->queue_kick(dev, q->idx);
 }
 
-/* kick_fd is valid exactly while it is watched */
+/* kick_fd is valid exactly while it is watched (or, in the kernel's queues, handed over) */
 static void unwatch_kick(struct vu_queue *q)
 {
-	if (q->kick_fd >= 0)
+	if (q->kick_fd >= 0 && !in_kernel(q))
 		q->dev->watch.del(q->dev->watch.loop, q->kick_fd);
 	closep(&q->kick_fd);
+}
+
+/* A running kernel queue takes a new kick or call fd by being handed over again. */
+static void kernel_rehand(struct vu_queue *q)
+{
+	struct vu_dev *dev = q->dev;
+
+	if (!running(q))
+		return;
+	if (dev->ops->queue_stop)
+		dev->ops->queue_stop(dev, q->idx);
+	if (dev->ops->queue_start)
+		dev->ops->queue_start(dev, q->idx);
 }
 
 /* Stop a started queue (GET_VRING_BASE, RESET_OWNER, teardown). */
@@ -145,7 +163,8 @@ static void reset_queue(struct vu_queue *q)
 
 /* ---- guest memory ---- */
 
-/* Host pointers for the three rings of q for their full sizes, or -EFAULT. */
+/* Host pointers for the three rings of q for their full sizes, aligned as vq_setup wants
+ * them, or -EFAULT. */
 static int ring_ptrs(struct vu_dev *dev, const struct vq_mem *mem, struct vu_queue *q,
 		     void **desc, void **avail, void **used)
 {
@@ -156,6 +175,16 @@ static int ring_ptrs(struct vu_dev *dev, const struct vq_mem *mem, struct vu_que
 	*used = vq_uva_to_hva(mem, q->addr.used, 6 + 8 * n);
 	if (!*desc || !*avail || !*used) {
 		bad(dev, "queue %u: rings outside guest memory", q->idx);
+		return -EFAULT;
+	}
+	/*
+	 * vq_setup's alignment rule, checked here as well because a new memory table moves
+	 * started rings without vq_setup (remap_rings): a region whose mmap_offset is not
+	 * aligned like its uaddr puts the same ring address at an odd host address, and the
+	 * ring indices are accessed atomically (fuzz-vhost_user found the misaligned avail).
+	 */
+	if ((uintptr_t)*avail % 2 || (uintptr_t)*used % 4) {
+		bad(dev, "queue %u: rings misaligned in the mapping", q->idx);
 		return -EFAULT;
 	}
 	return 0;
@@ -405,7 +434,7 @@ static int start_queue(struct vu_dev *dev, struct vu_queue *q, int kick_fd)
 	if ((ret = vq_setup(&q->vq, dev->name, &dev->mem, q->num, d, a, u, event_idx)) < 0)
 		return ret;
 	vq_set_base(&q->vq, q->base);
-	if ((ret = start_inflight(dev, q)) < 0) {
+	if (!in_kernel(q) && (ret = start_inflight(dev, q)) < 0) {
 		vq_teardown(&q->vq);
 		return ret;
 	}
@@ -414,7 +443,8 @@ static int start_queue(struct vu_dev *dev, struct vu_queue *q, int kick_fd)
 		q->enabled = true;
 	q->kick_fd = kick_fd;
 	q->started = true;
-	dev->watch.add(dev->watch.loop, kick_fd, kick_cb, q);
+	if (!in_kernel(q))
+		dev->watch.add(dev->watch.loop, kick_fd, kick_cb, q);
 	set_running(q, false);
 	return 0;
 }
@@ -448,7 +478,10 @@ static int set_vring_kick(struct vu_dev *dev, struct vu_msg *m)
 		/* a new kick fd for a running queue: swap the watch */
 		unwatch_kick(q);
 		q->kick_fd = fd;
-		dev->watch.add(dev->watch.loop, fd, kick_cb, q);
+		if (in_kernel(q))
+			kernel_rehand(q);
+		else
+			dev->watch.add(dev->watch.loop, fd, kick_cb, q);
 		return 0;
 	}
 	ret = start_queue(dev, q, fd);
@@ -468,6 +501,8 @@ static int set_vring_call(struct vu_dev *dev, struct vu_msg *m)
 	slot = m->hdr.request == VU_SET_VRING_CALL ? &q->call_fd : &q->err_fd;
 	closep(slot);
 	*slot = fd;
+	if (q->started && in_kernel(q) && m->hdr.request == VU_SET_VRING_CALL)
+		kernel_rehand(q);
 	return 0;
 }
 
@@ -523,6 +558,11 @@ static int reply_u64(struct vu_msg *r, uint64_t v)
 	r->p.u64 = v;
 	r->hdr.size = sizeof(r->p.u64);
 	return 0;
+}
+
+static uint64_t queue_num(struct vu_dev *dev)
+{
+	return dev->ops->get_queue_num ? dev->ops->get_queue_num(dev) : dev->nqueues;
 }
 
 static int set_features(struct vu_dev *dev, struct vu_msg *m)
@@ -681,7 +721,7 @@ static int handle(struct vu_dev *dev, struct vu_msg *m, struct vu_msg *r)
 	case VU_SET_VRING_ERR:         return set_vring_call(dev, m);
 	case VU_GET_PROTOCOL_FEATURES: return reply_u64(r, dev_protocol_features(dev));
 	case VU_SET_PROTOCOL_FEATURES: return set_protocol_features(dev, m);
-	case VU_GET_QUEUE_NUM:         return reply_u64(r, dev->nqueues);
+	case VU_GET_QUEUE_NUM:         return reply_u64(r, queue_num(dev));
 	case VU_SET_VRING_ENABLE:      return set_vring_enable(dev, m);
 	case VU_GET_CONFIG:            return get_config(dev, m, r);
 	case VU_SET_CONFIG:            return set_config(dev, m);

@@ -11,7 +11,8 @@
 #include "vhost_user.h"
 #include "virtq.h"
 
-#define VU_MAX_QUEUES 16
+/* 16 block queues, or 8 net queue pairs and the control queue */
+#define VU_MAX_QUEUES 17
 
 struct vu_dev;
 
@@ -23,11 +24,20 @@ struct vu_dev_ops {
 	/* config space read at [offset, offset+len); return 0 or -errno */
 	int (*get_config)(struct vu_dev *dev, uint8_t *buf, uint32_t offset, uint32_t len);
 	int (*set_config)(struct vu_dev *dev, const uint8_t *buf, uint32_t offset, uint32_t len);
+	/* what GET_QUEUE_NUM reports when it is not nqueues: a net device counts queue pairs
+	 * (QEMU's vhost-user netdev compares it with queues=); NULL for nqueues */
+	uint64_t (*get_queue_num)(struct vu_dev *dev);
 	/* the queue's kick fd fired (or it was just started with work pending) */
 	void (*queue_kick)(struct vu_dev *dev, unsigned qidx);
 	/* queue started (rings, kick and enable in place) / being stopped (GET_VRING_BASE) */
 	void (*queue_start)(struct vu_dev *dev, unsigned qidx);
 	void (*queue_stop)(struct vu_dev *dev, unsigned qidx);
+	/* The queue's rings are served by the host kernel (a vhost device the backend bridges
+	 * to): the device hands them over in queue_start (rings, base, kick and call fds) and
+	 * takes them back in queue_stop, setting the queue's base to where the kernel got
+	 * (vq_set_base) - a new call or kick fd on a running queue is a stop and a start. Its
+	 * kick fd is not watched here and no in-flight area applies. NULL: none is. */
+	bool (*queue_in_kernel)(struct vu_dev *dev, unsigned qidx);
 };
 
 /* How the library asks its host to watch an fd for readability. */
@@ -53,7 +63,7 @@ struct vu_queue {
 struct vu_dev {
 	const char *name;           /* log prefix, e.g. "blk/rootfs" */
 	int sock;
-	unsigned nqueues;           /* what GET_QUEUE_NUM reports */
+	unsigned nqueues;           /* queues the frontend may set up (and GET_QUEUE_NUM) */
 	uint64_t features;          /* acked by SET_FEATURES */
 	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
 	struct vq_mem mem;

@@ -2,12 +2,16 @@
 #include "worker_kinds.h"
 
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_vsock.h>
 
 #include "config.h"
 #include "ipc.h"
+#include "ipc_qmp.h"
 #include "sandbox.h"
 
 /* ---- blk: bulkhead-blk (dev-blk/) ---- */
@@ -28,10 +32,11 @@
 			    (1ULL << 6) | (1ULL << 9))
 
 /* "No medium": capacity 0; segment limit and block size as the empty offer promises. */
-static void blk_empty_config(uint8_t *cfg)
+static void blk_empty_config(uint8_t *cfg, const uint8_t mac[6])
 {
 	struct virtio_blk_config c;
 
+	(void)mac;
 	memset(&c, 0, sizeof(c));
 	c.seg_max = htole32(BLK_EMPTY_SEG_MAX);
 	c.blk_size = htole32(BLK_EMPTY_BLK_SIZE);
@@ -46,6 +51,59 @@ static void blk_unplugged_config(uint8_t *cfg)
 
 static const char *const blk_drivers[] = { "virtio-blk-mmio", "virtio-blk-device", NULL };
 
+/* ---- net: bulkhead-net (dev-net/) ---- */
+
+/* struct virtio_net_config up to supported_hash_types: MAC, status, queue pairs, MTU, speed,
+ * duplex and the RSS limits */
+#define NET_CONFIG_LEN 24
+/* What an empty NIC slot offers: VERSION_1, MAC, STATUS. A NIC plugged in later serves the
+ * driver with what it accepted at boot: no offloads, one queue pair. */
+#define NET_EMPTY_FEATURES ((1ULL << 32) | (1ULL << VIRTIO_NET_F_MAC) | \
+			    (1ULL << VIRTIO_NET_F_STATUS))
+
+/* The slot's MAC (the driver reads it once, at probe: a NIC plugged later keeps it), link down. */
+static void net_empty_config(uint8_t *cfg, const uint8_t mac[6])
+{
+	struct virtio_net_config c;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.mac, mac, sizeof(c.mac));
+	c.max_virtqueue_pairs = htole16(1);
+	memcpy(cfg, &c, NET_CONFIG_LEN);
+}
+
+/* Link down, everything else as the driver knows it. */
+static void net_unplugged_config(uint8_t *cfg)
+{
+	memset(cfg + offsetof(struct virtio_net_config, status), 0, sizeof(uint16_t));
+}
+
+static uint64_t net_queues(uint64_t pairs, uint64_t features)
+{
+	return 2 * pairs + !!(features & (1ULL << VIRTIO_NET_F_CTRL_VQ));
+}
+
+static const char *const net_drivers[] = { "virtio-net-mmio", "virtio-net-device", NULL };
+
+/* ---- vsock: bulkhead-vsock (dev-vsock/) ---- */
+
+#define VSOCK_CONFIG_LEN 8        /* struct virtio_vsock_config: guest_cid */
+
+/* The slot exists only with a device, whose worker gives the CID before the guest runs. */
+static void vsock_empty_config(uint8_t *cfg, const uint8_t mac[6])
+{
+	(void)mac;
+	memset(cfg, 0, VSOCK_CONFIG_LEN);
+}
+
+/* Never unplugged (fixed): nothing changes. */
+static void vsock_unplugged_config(uint8_t *cfg)
+{
+	(void)cfg;
+}
+
+static const char *const vsock_drivers[] = { "vsock", "vhost-vsock-device", NULL };
+
 const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 	[WORKER_BLK] = {
 		.name = "blk",
@@ -55,6 +113,7 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.build_dir = "dev-blk",
 		.sandbox = SANDBOX_DEV_BLK,
 		.ipc_dev = IPC_DEV_BLK,
+		.ipc_dev_external = IPC_DEV_VHOST_USER_BLK,
 		.virtio_id = VIRTIO_ID_BLOCK,
 		.first_slot = 0,
 		.nslots = VM_MAX_DISKS,  /* StratoVirt microvm: six disk slots from boot */
@@ -62,14 +121,66 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.empty_config = blk_empty_config,
 		.unplugged_config = blk_unplugged_config,
 		.empty_features = BLK_EMPTY_FEATURES,
+		.empty_queues = 1,
 		.drivers = blk_drivers,
+		.restart_burst = 5,
+		.restart_window_s = 10,
+	},
+	[WORKER_NET] = {
+		.name = "net",
+		.noun = "netdev",
+		.slot_class = "NIC",
+		.program = "bulkhead-net",
+		.build_dir = "dev-net",
+		.sandbox = SANDBOX_DEV_NET,
+		.ipc_dev = IPC_DEV_NET,
+		.ipc_dev_external = IPC_DEV_VHOST_USER_NET,
+		.virtio_id = VIRTIO_ID_NET,
+		.first_slot = VM_MAX_DISKS,
+		.nslots = VM_MAX_NICS,  /* StratoVirt microvm: two NIC slots from boot */
+		.config_len = NET_CONFIG_LEN,
+		.empty_config = net_empty_config,
+		.unplugged_config = net_unplugged_config,
+		.empty_features = NET_EMPTY_FEATURES,
+		.empty_queues = 2,      /* receiveq1, transmitq1 */
+		.queues = net_queues,
+		.drivers = net_drivers,
+		.restart_burst = 5,
+		.restart_window_s = 10,
+	},
+	[WORKER_VSOCK] = {
+		.name = "vsock",
+		.noun = "vsock",
+		.slot_class = "vsock",
+		.program = "bulkhead-vsock",
+		.build_dir = "dev-vsock",
+		.sandbox = SANDBOX_DEV_VSOCK,
+		.ipc_dev = IPC_DEV_VSOCK,
+		.ipc_dev_external = IPC_DEV_VHOST_USER_VSOCK,
+		.virtio_id = VIRTIO_ID_VSOCK,
+		.first_slot = VM_MAX_DISKS + VM_MAX_NICS,
+		.nslots = VM_MAX_VSOCKS,
+		.config_len = VSOCK_CONFIG_LEN,
+		.empty_config = vsock_empty_config,
+		.unplugged_config = vsock_unplugged_config,
+		.empty_features = 1ULL << 32,
+		.empty_queues = 3,      /* rx, tx, event */
+		.drivers = vsock_drivers,
+		.fixed = true,
 		.restart_burst = 5,
 		.restart_window_s = 10,
 	},
 };
 
-_Static_assert(VM_MAX_DISKS <= WORKER_SLOTS, "the disk slots are the core's slots");
+_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS == WORKER_SLOTS,
+	       "the core's slots: disks, NICs, vsock");
+_Static_assert(sizeof(struct virtio_vsock_config) == VSOCK_CONFIG_LEN, "VSOCK_CONFIG_LEN");
+_Static_assert(WORKER_SLOTS <= IPC_MAX_SLOTS, "IPC_MAX_SLOTS");
+_Static_assert(VM_MAX_NICS == QMP_MAX_NICS, "query-net-stats has room for every NIC slot");
+_Static_assert(IPC_DEV_ID_MAX == QMP_ID_MAX && VM_ID_MAX < IPC_DEV_ID_MAX, "device ids");
 _Static_assert(BLK_CONFIG_LEN <= WORKER_CONFIG_MAX, "WORKER_CONFIG_MAX");
+_Static_assert(NET_CONFIG_LEN == offsetof(struct virtio_net_config, supported_hash_types) + 4,
+	       "NET_CONFIG_LEN");
 
 int worker_kind_by_driver(const char *driver)
 {
@@ -87,4 +198,12 @@ int worker_kind_of_slot(unsigned slot)
 		    slot - worker_kinds[k].first_slot < worker_kinds[k].nslots)
 			return k;
 	return -1;
+}
+
+bool worker_slot_takes(unsigned slot, uint32_t ipc_dev)
+{
+	int k = worker_kind_of_slot(slot);
+
+	return k >= 0 && ipc_dev != IPC_DEV_NONE &&
+	       (ipc_dev == worker_kinds[k].ipc_dev || ipc_dev == worker_kinds[k].ipc_dev_external);
 }

@@ -18,11 +18,13 @@
 
 enum worker_kind {
 	WORKER_BLK,
+	WORKER_NET,
+	WORKER_VSOCK,
 	WORKER_KIND_MAX,
 };
 
-/* All the core's virtio-mmio slots, every kind's range together. */
-#define WORKER_SLOTS 6
+/* All the core's virtio-mmio slots, every kind's range together: 6 disks, 2 NICs, a vsock. */
+#define WORKER_SLOTS 9
 
 /* Longest config space any kind has (the transport's VMMIO_CONFIG_MAX is at least this). */
 #define WORKER_CONFIG_MAX 256
@@ -35,18 +37,27 @@ struct worker_kind_desc {
 	const char *build_dir;        /* the folder the build tree has it in */
 	int sandbox;                  /* the worker's enum sandbox_kind (common/sandbox.h) */
 	uint32_t ipc_dev;             /* IPC_DEV_*: the slot kind the core is told at boot */
+	uint32_t ipc_dev_external;    /* an external vhost-user backend's, or IPC_DEV_NONE */
 	uint32_t virtio_id;           /* the virtio device id DeviceID reads */
 	unsigned first_slot;          /* its slots in the core: first_slot .. */
 	unsigned nslots;              /*   first_slot + nslots - 1 */
 	/* Config space: config_len bytes, read from the worker (VHOST_USER_GET_CONFIG) when one
 	 * attaches; before that, and after an unplug, the core shows what these two write. */
 	uint32_t config_len;
-	void (*empty_config)(uint8_t *cfg);        /* an empty slot at boot */
+	/* an empty slot at boot; mac: what the supervisor chose for the slot (NICs show it) */
+	void (*empty_config)(uint8_t *cfg, const uint8_t mac[6]);
 	void (*unplugged_config)(uint8_t *cfg);    /* the last config once its device went */
 	/* What an empty slot offers so that the guest's driver binds at boot and sees a later
-	 * hotplug: the subset of features every worker of this kind offers. */
+	 * hotplug: the subset of features every worker of this kind offers, and its queues. */
 	uint64_t empty_features;
+	unsigned empty_queues;
+	/* The virtqueues of a worker whose GET_QUEUE_NUM said nq and that offers features (net
+	 * counts queue pairs: rx and tx each, and the control queue); NULL: nq. */
+	uint64_t (*queues)(uint64_t nq, uint64_t features);
 	const char *const *drivers;   /* -device and device_add driver names, NULL-terminated */
+	/* No empty slots and no hotplug: a slot exists (in the guest's tables too) only when
+	 * the command line put a device there. The kind's slots come after every other's. */
+	bool fixed;
 	/* A worker that dies is restarted at once, unless this is its restart_burst-th death
 	 * within restart_window_s: then the VM pauses (fail-stop, DESIGN.md §8). */
 	unsigned restart_burst;
@@ -59,5 +70,7 @@ extern const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX];
 int worker_kind_by_driver(const char *driver);
 /* The kind whose range holds the core's slot; -1 for none. */
 int worker_kind_of_slot(unsigned slot);
+/* Whether a backend of ipc_dev (enum ipc_dev_kind, not NONE) may serve slot. */
+bool worker_slot_takes(unsigned slot, uint32_t ipc_dev);
 
 #endif

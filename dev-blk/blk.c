@@ -172,48 +172,6 @@ int blk_config_read(const struct blk_disk *d, uint8_t *buf, uint32_t offset, uin
 
 /* ---- iovec helpers ---------------------------------------------------------------------- */
 
-bool blk_iov_read(const struct iovec *iov, unsigned cnt, uint64_t skip, void *dst, size_t n)
-{
-	uint8_t *out = dst;
-
-	for (unsigned i = 0; i < cnt && n; i++) {
-		size_t l = iov[i].iov_len, c;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		c = MIN(l - skip, n);
-		memcpy(out, (uint8_t *)iov[i].iov_base + skip, c);
-		out += c;
-		n -= c;
-		skip = 0;
-	}
-	return n == 0;
-}
-
-void blk_iov_advance(struct iovec **iov, unsigned *cnt, uint64_t n)
-{
-	while (*cnt && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*cnt)--;
-	}
-	if (*cnt && n) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
-}
-
-static uint64_t iov_len(const struct iovec *iov, unsigned cnt)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < cnt; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
 /* ---- requests -------------------------------------------------------------------------- */
 
 /* [sector*512, +len) inside the disk, all arithmetic overflow-checked */
@@ -234,7 +192,7 @@ static int answer(struct blk_req *r, uint8_t status)
 
 static int parse_rw(const struct blk_disk *d, struct blk_req *r, bool write)
 {
-	r->len = iov_len(r->iov, r->iovcnt);
+	r->len = iov_size(r->iov, r->iovcnt);
 	if (r->len % BLK_SECTOR_SIZE || !range_ok(d, r->sector, r->len))
 		return answer(r, VIRTIO_BLK_S_IOERR);
 	if (write && d->read_only)
@@ -255,8 +213,8 @@ static int parse_range(const struct blk_disk *d, struct blk_req *r, bool discard
 	uint64_t sector;
 	uint32_t num, flags, max;
 
-	if (d->read_only || iov_len(r->iov, r->iovcnt) != BLK_SEG_SIZE ||
-	    !blk_iov_read(r->iov, r->iovcnt, 0, seg, sizeof(seg)))
+	if (d->read_only || iov_size(r->iov, r->iovcnt) != BLK_SEG_SIZE ||
+	    !iov_read(r->iov, r->iovcnt, 0, seg, sizeof(seg)))
 		return answer(r, VIRTIO_BLK_S_IOERR);
 	memcpy(&sector, seg, 8);
 	memcpy(&num, seg + 8, 4);
@@ -310,7 +268,7 @@ static int dispatch(const struct blk_disk *d, struct vq_elem *e, struct blk_req 
 		r->iovcnt = e->in_num;
 		break;
 	default:
-		blk_iov_advance(&out, &out_num, BLK_HDR_SIZE);
+		iov_advance(&out, &out_num, BLK_HDR_SIZE);
 		r->iov = out;
 		r->iovcnt = out_num;
 		break;
@@ -344,7 +302,7 @@ int blk_req_parse(const struct blk_disk *d, struct vq_elem *e, struct blk_req *r
 	if (!take_status(e, r))
 		return -EINVAL;
 	/* the header may be split across any number of readable buffers */
-	if (!blk_iov_read(e->iov, e->out_num, 0, &hdr, sizeof(hdr))) {
+	if (!iov_read(e->iov, e->out_num, 0, &hdr, sizeof(hdr))) {
 		r->type = UINT32_MAX;
 		return answer(r, VIRTIO_BLK_S_IOERR);
 	}

@@ -12,6 +12,7 @@
 #include <linux/virtio_blk.h>
 #include <liburing.h>
 
+#include "iov.h"
 #include "virtq.h"
 #include "vu_backend.h"
 
@@ -28,6 +29,7 @@
 #define BLK_MAX_WRITE_ZEROES_SECTORS (BLK_ZERO_IOVS * BLK_ZERO_BUF / BLK_SECTOR_SIZE)
 #define BLK_SERIAL_MAX       VIRTIO_BLK_ID_BYTES
 #define BLK_NAME_MAX         24
+#define BLK_MAX_QUEUES       16
 #define BLK_IOPS_MAX         1000000u
 #define BLK_POOL_SIZE        256u       /* requests in flight in io_uring at once */
 
@@ -112,10 +114,6 @@ struct blk_req {
 int blk_req_parse(const struct blk_disk *d, struct vq_elem *elem, struct blk_req *r);
 /* Copy the serial into the GET_ID buffer; sets r->written. */
 void blk_req_get_id(const struct blk_disk *d, struct blk_req *r);
-/* Gather n bytes at byte `skip` of iov into dst; false if the iovecs hold fewer. */
-bool blk_iov_read(const struct iovec *iov, unsigned cnt, uint64_t skip, void *dst, size_t n);
-/* Drop the first n bytes of the iovecs (in place: *iov and *cnt move on). */
-void blk_iov_advance(struct iovec **iov, unsigned *cnt, uint64_t n);
 
 /* ---- IOPS limit ------------------------------------------------------------------------ */
 

@@ -175,7 +175,7 @@ static bool resume_rw(struct blk_dev *d, struct blk_ioreq *q, int res)
 {
 	struct blk_req *r = &q->req;
 
-	blk_iov_advance(&r->iov, &r->iovcnt, res);
+	iov_advance(&r->iov, &r->iovcnt, res);
 	r->offset += res;
 	r->len -= res;
 	if (prep(d, q))

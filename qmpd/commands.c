@@ -4,6 +4,7 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "args.h"
 #include "bulkhead-config.h"
+#include "log.h"
 #include "util.h"
 #include "worker_kinds.h"
 
@@ -24,6 +26,8 @@ struct call_args {
 	char bus[QMP_ID_MAX];       /* device_add "bus": microvm has one; accepted for orchestrators */
 	uint8_t no_flush;           /* blockdev-add "cache.no-flush": accepted; flushes always happen */
 	yajl_val enable;            /* qmp_capabilities "enable" */
+	char fdname[QMP_ID_MAX];    /* getfd/closefd "fdname", netdev_add "fd" */
+	char fdnames[QMP_FDNAMES_MAX];   /* netdev_add "fds" */
 	uint32_t present;
 };
 
@@ -35,13 +39,15 @@ enum { F_ADDR = 1u << 0 };
 	  .off = offsetof(struct call_args, f) }
 #define BOOL(n, f) { .name = (n), .type = ARG_BOOL, .off = offsetof(struct call_args, f) }
 #define OBJ(n, reqd, s) { .name = (n), .type = ARG_OBJ, .required = (reqd), .sub = (s) }
+/* A NULL name ends a schema; designated, so clang does not take it for a half-written entry. */
+#define END { .name = NULL }
 
 struct qmp_command {
 	const char *name;
 	uint32_t core_cmd;          /* enum qmp_cmd; 0: answered in qmpd */
 	const struct qmp_arg *args; /* NULL: takes no arguments */
 	int (*check)(struct call_args *a, char *desc, size_t n);
-	int (*local)(struct qmp_call *c, bool *negotiated, struct jbuf *ret);
+	int (*local)(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds, struct jbuf *ret);
 	void (*format)(struct jbuf *out, const struct qmp_reply *r);   /* NULL: {} */
 };
 
@@ -49,19 +55,19 @@ struct qmp_command {
 
 static const struct qmp_arg capabilities_args[] = {
 	{ .name = "enable", .type = ARG_ARRAY, .off = offsetof(struct call_args, enable) },
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg file_args[] = {
 	STR("driver", ARG_STR, true, file_driver),
 	STR("filename", ARG_STR, true, req.u.blockdev_add.filename),
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg cache_args[] = {
 	BOOL("direct", req.u.blockdev_add.direct),
 	BOOL("no-flush", no_flush),
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg blockdev_add_args[] = {
@@ -70,17 +76,17 @@ static const struct qmp_arg blockdev_add_args[] = {
 	OBJ("cache", false, cache_args),
 	BOOL("read-only", req.u.blockdev_add.read_only),
 	STR("driver", ARG_STR, false, format),
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg node_name_args[] = {
 	STR("node-name", ARG_ID, true, req.u.id),
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg id_args[] = {
 	STR("id", ARG_ID, true, req.u.id),
-	{ NULL },
+	END,
 };
 
 static const struct qmp_arg device_add_args[] = {
@@ -92,19 +98,27 @@ static const struct qmp_arg device_add_args[] = {
 	STR("netdev", ARG_ID, false, req.u.device_add.netdev),
 	STR("mac", ARG_STR, false, req.u.device_add.mac),
 	STR("bus", ARG_STR, false, bus),
-	{ NULL },
+	END,
 };
 
+/* the tap by name, or (QEMU's spelling) fds passed with getfd: "fd":"name", "fds":"a:b" */
 static const struct qmp_arg netdev_add_args[] = {
 	STR("id", ARG_ID, true, req.u.netdev_add.id),
-	STR("ifname", ARG_STR, true, req.u.netdev_add.ifname),
-	{ NULL },
+	STR("ifname", ARG_STR, false, req.u.netdev_add.ifname),
+	STR("fd", ARG_ID, false, fdname),
+	STR("fds", ARG_STR, false, fdnames),
+	END,
+};
+
+static const struct qmp_arg fdname_args[] = {
+	STR("fdname", ARG_ID, true, fdname),
+	END,
 };
 
 static const struct qmp_arg balloon_args[] = {
 	{ .name = "value", .type = ARG_U64, .required = true,
 	  .off = offsetof(struct call_args, req.u.balloon_bytes) },
-	{ NULL },
+	END,
 };
 
 /* ---- checks beyond types ---- */
@@ -166,7 +180,7 @@ static bool is_blk_driver(const char *d)
 
 static bool is_net_driver(const char *d)
 {
-	return !strcmp(d, "virtio-net-mmio") || !strcmp(d, "virtio-net-device");
+	return worker_kind_by_driver(d) == WORKER_NET;
 }
 
 static int check_device_add(struct call_args *a, char *desc, size_t n)
@@ -190,6 +204,15 @@ static int check_device_add(struct call_args *a, char *desc, size_t n)
 	return 0;
 }
 
+static int check_netdev_add(struct call_args *a, char *desc, size_t n)
+{
+	unsigned given = !!a->req.u.netdev_add.ifname[0] + !!a->fdname[0] + !!a->fdnames[0];
+
+	if (given != 1)
+		return FAIL(desc, n, "netdev_add needs exactly one of 'ifname', 'fd' and 'fds'");
+	return 0;
+}
+
 static int check_balloon(struct call_args *a, char *desc, size_t n)
 {
 	if (a->req.u.balloon_bytes == 0)
@@ -199,7 +222,8 @@ static int check_balloon(struct call_args *a, char *desc, size_t n)
 
 /* ---- commands answered here ---- */
 
-static int do_query_commands(struct qmp_call *c, bool *negotiated, struct jbuf *ret);
+static int do_query_commands(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds,
+			     struct jbuf *ret);
 
 static void version_json(struct jbuf *b)
 {
@@ -212,7 +236,8 @@ static void version_json(struct jbuf *b)
 	jb_lit(b, "}");
 }
 
-static int do_capabilities(struct qmp_call *c, bool *negotiated, struct jbuf *ret)
+static int do_capabilities(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds UNUSED,
+			   struct jbuf *ret)
 {
 	/* no optional capabilities (such as "oob") are offered */
 	if (c->enable && c->enable->u.array.len) {
@@ -228,9 +253,45 @@ static int do_capabilities(struct qmp_call *c, bool *negotiated, struct jbuf *re
 	return 0;
 }
 
-static int do_query_version(struct qmp_call *c UNUSED, bool *negotiated UNUSED, struct jbuf *ret)
+static int do_query_version(struct qmp_call *c UNUSED, bool *negotiated UNUSED,
+			    struct qmp_fdset *fds UNUSED, struct jbuf *ret)
 {
 	version_json(ret);
+	return 0;
+}
+
+PRINTF(2, 3) static int local_fail(struct qmp_call *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->desc, sizeof(c->desc), fmt, ap);
+	va_end(ap);
+	c->err_class = QMP_CLASS_GENERIC;
+	return -EINVAL;
+}
+
+/* QEMU's getfd: the fd that came with this command (SCM_RIGHTS) gets its name */
+static int do_getfd(struct qmp_call *c, bool *negotiated UNUSED, struct qmp_fdset *fds,
+		    struct jbuf *ret)
+{
+	int r = qmp_fds_name(fds, c->fdnames);
+
+	if (r == -ENOENT)
+		return local_fail(c, "%s", "No file descriptor supplied via SCM_RIGHTS");
+	if (r < 0)
+		return local_fail(c, "too many named file descriptors (at most %d); closefd some",
+				  QMP_FDS_MAX);
+	jb_lit(ret, "{}");
+	return 0;
+}
+
+static int do_closefd(struct qmp_call *c, bool *negotiated UNUSED, struct qmp_fdset *fds,
+		      struct jbuf *ret)
+{
+	if (qmp_fds_drop(fds, c->fdnames) < 0)
+		return local_fail(c, "File descriptor named '%s' not found", c->fdnames);
+	jb_lit(ret, "{}");
 	return 0;
 }
 
@@ -334,12 +395,94 @@ static void fmt_balloon(struct jbuf *b, const struct qmp_reply *r)
 	jb_lit(b, "}");
 }
 
+/* query-net-stats (bulkhead's own): each NIC's counters, summed and per queue pair */
+static const struct {
+	const char *name;
+	size_t off;
+} net_counters[] = {
+	{ "rx-packets", offsetof(struct net_stats_pair, rx_packets) },
+	{ "rx-bytes", offsetof(struct net_stats_pair, rx_bytes) },
+	{ "rx-dropped", offsetof(struct net_stats_pair, rx_dropped) },
+	{ "tx-packets", offsetof(struct net_stats_pair, tx_packets) },
+	{ "tx-bytes", offsetof(struct net_stats_pair, tx_bytes) },
+	{ "tx-spoofed", offsetof(struct net_stats_pair, tx_spoofed) },
+	{ "tx-errors", offsetof(struct net_stats_pair, tx_errors) },
+};
+
+static uint64_t counter(const struct net_stats_pair *p, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)p + off, sizeof(v));
+	return v;
+}
+
+/* ,"rx-packets":N,... over pairs [0, n) */
+static void fmt_counters(struct jbuf *b, const struct net_stats_pair *pair, uint32_t n)
+{
+	char key[32];
+
+	for (size_t c = 0; c < ARRAY_SIZE(net_counters); c++) {
+		uint64_t sum = 0;
+
+		for (uint32_t p = 0; p < n; p++)
+			sum += counter(&pair[p], net_counters[c].off);
+		snprintf(key, sizeof(key), "%s\"%s\":", c ? "," : "", net_counters[c].name);
+		jb_lit(b, key);
+		jb_u64(b, sum);
+	}
+}
+
+static void fmt_net_stats(struct jbuf *b, const struct qmp_reply *r)
+{
+	uint32_t n = r->u.nics.n < QMP_MAX_NICS ? r->u.nics.n : QMP_MAX_NICS;
+	char tmp[24];
+
+	jb_lit(b, "[");
+	for (uint32_t i = 0; i < n; i++) {
+		const struct qmp_nic_stats *nic = &r->u.nics.nic[i];
+		const uint8_t *m = nic->mac;
+		uint32_t np = nic->npairs < NET_STATS_MAX_PAIRS ? nic->npairs : NET_STATS_MAX_PAIRS;
+
+		jb_lit(b, i ? ",{\"addr\":" : "{\"addr\":");
+		snprintf(tmp, sizeof(tmp), "0x%x", nic->index);
+		jb_str(b, tmp);
+		jb_lit(b, ",\"id\":");
+		jb_str(b, nic->id);
+		jb_lit(b, ",\"netdev\":");
+		jb_str(b, nic->netdev);
+		snprintf(tmp, sizeof(tmp), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5]);
+		jb_lit(b, ",\"mac\":");
+		jb_str(b, tmp);
+		jb_lit(b, ",\"counted\":");
+		jb_bool(b, nic->counted);
+		if (nic->counted) {
+			jb_lit(b, ",\"worker-starts\":");
+			jb_u64(b, nic->starts);
+			jb_lit(b, ",");
+			fmt_counters(b, nic->pair, np);
+			jb_lit(b, ",\"queues\":[");
+			for (uint32_t p = 0; p < np; p++) {
+				jb_lit(b, p ? ",{" : "{");
+				fmt_counters(b, &nic->pair[p], 1);
+				jb_lit(b, "}");
+			}
+			jb_lit(b, "]");
+		}
+		jb_lit(b, "}");
+	}
+	jb_lit(b, "]");
+}
+
 /* ---- the table ---- */
 
 static const struct qmp_command commands[] = {
 	{ "qmp_capabilities", 0, capabilities_args, NULL, do_capabilities, NULL },
 	{ "query-version", 0, NULL, NULL, do_query_version, NULL },
 	{ "query-commands", 0, NULL, NULL, do_query_commands, NULL },
+	{ "getfd", 0, fdname_args, NULL, do_getfd, NULL },
+	{ "closefd", 0, fdname_args, NULL, do_closefd, NULL },
 	{ "query-status", QMP_CMD_QUERY_STATUS, NULL, NULL, NULL, fmt_status },
 	{ "stop", QMP_CMD_STOP, NULL, NULL, NULL, NULL },
 	{ "cont", QMP_CMD_CONT, NULL, NULL, NULL, NULL },
@@ -354,15 +497,16 @@ static const struct qmp_command commands[] = {
 	{ "blockdev-del", QMP_CMD_BLOCKDEV_DEL, node_name_args, NULL, NULL, NULL },
 	{ "device_add", QMP_CMD_DEVICE_ADD, device_add_args, check_device_add, NULL, NULL },
 	{ "device_del", QMP_CMD_DEVICE_DEL, id_args, NULL, NULL, NULL },
-	{ "netdev_add", QMP_CMD_NETDEV_ADD, netdev_add_args, NULL, NULL, NULL },
+	{ "netdev_add", QMP_CMD_NETDEV_ADD, netdev_add_args, check_netdev_add, NULL, NULL },
 	{ "netdev_del", QMP_CMD_NETDEV_DEL, id_args, NULL, NULL, NULL },
 	{ "balloon", QMP_CMD_BALLOON, balloon_args, check_balloon, NULL, NULL },
 	{ "query-balloon", QMP_CMD_QUERY_BALLOON, NULL, NULL, NULL, fmt_balloon },
+	{ "query-net-stats", QMP_CMD_QUERY_NET_STATS, NULL, NULL, NULL, fmt_net_stats },
 };
 static const size_t ncommands = ARRAY_SIZE(commands);
 
 static int do_query_commands(struct qmp_call *c UNUSED, bool *negotiated UNUSED,
-			     struct jbuf *ret)
+			     struct qmp_fdset *fds UNUSED, struct jbuf *ret)
 {
 	jb_lit(ret, "[");
 	for (size_t i = 0; i < ncommands; i++) {
@@ -397,9 +541,10 @@ bool qmp_call_is_local(const struct qmp_call *c)
 	return c->cmd->local != NULL;
 }
 
-int qmp_call_local(struct qmp_call *c, bool *negotiated, struct jbuf *ret)
+int qmp_call_local(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds,
+		   struct jbuf *ret)
 {
-	return c->cmd->local(c, negotiated, ret);
+	return c->cmd->local(c, negotiated, fds, ret);
 }
 
 /* ---- the input object ---- */
@@ -458,7 +603,7 @@ static int negotiation(const struct qmp_command *cmd, bool negotiated, struct qm
 
 static int parse_arguments(const struct qmp_command *cmd, yajl_val args, struct qmp_call *c)
 {
-	static const struct qmp_arg none[] = { { NULL } };
+	static const struct qmp_arg none[] = { END };
 	struct call_args a;
 
 	memset(&a, 0, sizeof(a));
@@ -475,6 +620,7 @@ static int parse_arguments(const struct qmp_command *cmd, yajl_val args, struct 
 	c->req = a.req;
 	c->req.cmd = cmd->core_cmd;
 	c->enable = a.enable;
+	snprintf(c->fdnames, sizeof(c->fdnames), "%s", a.fdnames[0] ? a.fdnames : a.fdname);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "fds.h"
 #include "ipc_qmp.h"
 #include "json.h"
 
@@ -29,6 +30,9 @@ struct qmp_call {
 	yajl_val id;                     /* the input's "id" (points into the tree), or NULL */
 	struct qmp_request req;          /* what goes to the core, for relayed commands */
 	yajl_val enable;                 /* qmp_capabilities "enable" */
+	/* getfd/closefd "fdname"; netdev_add "fd" or "fds" ("a:b"): the session's fds that go
+	 * with the request (qmp_fds_take) */
+	char fdnames[QMP_FDNAMES_MAX];
 	enum qmp_class err_class;
 	char desc[QMP_DESC_MAX];         /* set when qmp_call_parse fails */
 };
@@ -37,8 +41,10 @@ struct qmp_call {
 int qmp_call_parse(yajl_val root, bool negotiated, struct qmp_call *c);
 /* true: answered in qmpd by qmp_call_local(); false: c->req goes to the core */
 bool qmp_call_is_local(const struct qmp_call *c);
-/* Run a local command; writes its "return" value to ret. Returns 0 or -EINVAL (c->desc). */
-int qmp_call_local(struct qmp_call *c, bool *negotiated, struct jbuf *ret);
+/* Run a local command (fds: the client's, for getfd/closefd); writes its "return" value to ret.
+ * Returns 0 or -EINVAL (c->desc). */
+int qmp_call_local(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds,
+		   struct jbuf *ret);
 /* The command's name, for log lines */
 const char *qmp_command_name(const struct qmp_command *cmd);
 /* the enum qmp_cmd a relayed command carries (0 for local ones) */

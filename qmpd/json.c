@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* ---- framer ----
  * Only the lexical structure matters here: strings (with escapes) and bracket depth. yajl
  * parses each complete value afterwards, so the framer never has to judge validity, only
@@ -25,17 +27,6 @@ static bool is_ws(unsigned char c)
 static bool ends_scalar(unsigned char c)
 {
 	return is_ws(c) || strchr("{}[],:\"", c) != NULL;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* one byte inside a string literal; returns true at its closing quote */

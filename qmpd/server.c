@@ -124,7 +124,38 @@ static void client_update(struct client *c)
 		event_del(c->ev_read);
 }
 
-static void on_client_read(evutil_socket_t fd, short what UNUSED, void *arg)
+/* recv, and the fds a client may pass for getfd (SCM_RIGHTS); a truncated set is dropped by
+ * the kernel, and then the getfd that wanted one says none came */
+static ssize_t client_recv(struct client *c, char *p, size_t room)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(QMP_FDS_MAX * sizeof(int))];
+	} u;
+	struct iovec iov = { .iov_base = p, .iov_len = room };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		int fds[QMP_FDS_MAX];
+		unsigned k;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(h), k * sizeof(int));
+		qmp_session_received_fds(&c->s, fds, k);
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		log_warnx_rl(&rl_client, "client fd %d passed more fds than %d at once; dropped",
+			     c->fd, QMP_FDS_MAX);
+	return n;
+}
+
+static void on_client_read(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
 	struct client *c = arg;
 	size_t room;
@@ -132,7 +163,7 @@ static void on_client_read(evutil_socket_t fd, short what UNUSED, void *arg)
 	ssize_t n;
 
 	if (p) {
-		n = recv(fd, p, room, 0);
+		n = client_recv(c, p, room);
 		if (n > 0)
 			qmp_session_received(&c->s, (size_t)n);
 		else if (n == 0)
@@ -201,9 +232,11 @@ static int client_relay(struct qmp_session *s, struct qmp_request *req)
 
 	req->tag = next_tag(srv);
 	if (TAILQ_EMPTY(&srv->waitq)) {
-		r = ipc_qmp_request_send(srv->core_fd, req);
-		if (r != -EAGAIN && r != -EWOULDBLOCK)
+		r = ipc_qmp_request_send(srv->core_fd, req, s->fds.taken);
+		if (r != -EAGAIN && r != -EWOULDBLOCK) {
+			qmp_fds_release_taken(&s->fds);
 			return r;
+		}
 	}
 	/* the core is slow to read: keep order, at most one request per client (session.h) */
 	c->unsent = malloc(sizeof(*req));
@@ -303,7 +336,7 @@ static void on_core_write(evutil_socket_t fd, short what UNUSED, void *arg)
 	struct client *c;
 
 	while ((c = TAILQ_FIRST(&srv->waitq)) != NULL) {
-		int r = ipc_qmp_request_send(fd, c->unsent);
+		int r = ipc_qmp_request_send(fd, c->unsent, c->s.fds.taken);
 
 		if (r == -EAGAIN || r == -EWOULDBLOCK)
 			return;
@@ -313,6 +346,7 @@ static void on_core_write(evutil_socket_t fd, short what UNUSED, void *arg)
 			return;
 		}
 		TAILQ_REMOVE(&srv->waitq, c, wait_link);
+		qmp_fds_release_taken(&c->s.fds);
 		free(c->unsent);
 		c->unsent = NULL;
 	}

@@ -17,6 +17,7 @@ void qmp_session_init(struct qmp_session *s, const struct qmp_session_ops *ops)
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = ops;
+	qmp_fds_init(&s->fds);
 	qmp_framer_init(&s->framer);
 	jb_init(&s->out);
 }
@@ -26,6 +27,7 @@ void qmp_session_exit(struct qmp_session *s)
 	free(s->in);
 	free(s->pending_id);
 	jb_free(&s->out);
+	qmp_fds_close(&s->fds);
 	s->in = s->pending_id = NULL;
 }
 
@@ -60,11 +62,40 @@ static void send_error(struct qmp_session *s, enum qmp_class cls, const char *de
 	flush(s);
 }
 
+/* netdev_add "fd"/"fds": the named fds go along (and are consumed, as in QEMU) */
+static int take_fds(struct qmp_session *s, struct qmp_call *c, const char *id)
+{
+	char what[QMP_ID_MAX + 16], desc[QMP_DESC_MAX];
+	int r;
+
+	if (c->req.cmd != QMP_CMD_NETDEV_ADD || !c->fdnames[0])
+		return 0;
+	r = qmp_fds_take(&s->fds, c->fdnames, what, sizeof(what));
+	if (r == -ENOENT)
+		snprintf(desc, sizeof(desc), "File descriptor named '%s' not found", what);
+	else if (r == -E2BIG)
+		snprintf(desc, sizeof(desc), "Parameter 'fds' names more than %d fds",
+			 QMP_NETDEV_FDS_MAX);
+	else if (r < 0)
+		snprintf(desc, sizeof(desc), "Parameter 'fds' expects distinct fd names, "
+			 "not '%s'", what);
+	if (r < 0) {
+		send_error(s, QMP_CLASS_GENERIC, desc, id);
+		return r;
+	}
+	c->req.u.netdev_add.nfds = s->fds.ntaken;
+	return 0;
+}
+
 static int relay(struct qmp_session *s, struct qmp_call *c, const char *id)
 {
-	int r = s->ops->relay(s, &c->req);
+	int r = take_fds(s, c, id);
 
+	if (r < 0)
+		return r;
+	r = s->ops->relay(s, &c->req);
 	if (r < 0) {
+		qmp_fds_release_taken(&s->fds);
 		log_warnx_rl(&rl_core, "cannot send %s to the core: %s",
 			     qmp_command_name(c->cmd), strerror(-r));
 		send_error(s, QMP_CLASS_GENERIC, "The VM is not reachable", id);
@@ -85,7 +116,7 @@ static void run_local(struct qmp_session *s, struct qmp_call *c, const char *id)
 	struct jbuf ret;
 
 	jb_init(&ret);
-	if (qmp_call_local(c, &s->negotiated, &ret) < 0)
+	if (qmp_call_local(c, &s->negotiated, &s->fds, &ret) < 0)
 		qmp_format_error(&s->out, c->err_class, c->desc, id);
 	else if (ret.failed)
 		s->out.failed = true;
@@ -202,6 +233,15 @@ char *qmp_session_rbuf(struct qmp_session *s, size_t *n)
 	}
 	*n = s->cap - s->len;
 	return *n ? s->in + s->len : NULL;
+}
+
+void qmp_session_received_fds(struct qmp_session *s, const int *fds, unsigned n)
+{
+	unsigned dropped = qmp_fds_received(&s->fds, fds, n);
+
+	if (dropped)
+		log_warnx_rl(&rl_core, "a client holds %d fds already; %u more closed", QMP_FDS_MAX,
+			     dropped);
 }
 
 void qmp_session_received(struct qmp_session *s, size_t n)

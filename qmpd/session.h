@@ -20,7 +20,8 @@ struct qmp_session;
 struct qmp_session_ops {
 	/* queue output for the client; may set s->dead (e.g. the output cap was passed) */
 	void (*write)(struct qmp_session *s, const char *p, size_t n);
-	/* send req to the core, setting req->tag; 0 or -errno */
+	/* send req to the core, setting req->tag, with the fds s->fds.taken holds (netdev_add's);
+	 * they are its to close (qmp_fds_release_taken) once sent. 0 or -errno */
 	int (*relay)(struct qmp_session *s, struct qmp_request *req);
 };
 
@@ -36,6 +37,7 @@ struct qmp_session {
 	uint32_t pending_tag;
 	char *pending_id;               /* serialized "id" of the pending request, or NULL */
 	struct jbuf out;                /* scratch for one message */
+	struct qmp_fdset fds;           /* getfd's (fds.h) */
 };
 
 void qmp_session_init(struct qmp_session *s, const struct qmp_session_ops *ops);
@@ -48,6 +50,9 @@ bool qmp_session_wants_input(const struct qmp_session *s);
 char *qmp_session_rbuf(struct qmp_session *s, size_t *n);
 /* n bytes were read to the rbuf: handle every complete message until one goes to the core */
 void qmp_session_received(struct qmp_session *s, size_t n);
+/* fds came with the next bytes (SCM_RIGHTS; give them first): a getfd names them, the session
+ * owns them now */
+void qmp_session_received_fds(struct qmp_session *s, const int *fds, unsigned n);
 /* the core answered the pending request; answers it and continues with buffered input */
 void qmp_session_reply(struct qmp_session *s, const struct qmp_reply *r);
 /* convenience for tests and fuzzing: copy data in through rbuf/received; returns bytes taken */

@@ -7,11 +7,15 @@ set -euo pipefail
 PKGS=(
 	# build
 	build-essential meson ninja-build pkg-config clang
+	# clang's sanitizer and libFuzzer runtimes for the fuzz build (scripts/fuzz.sh): Debian 12's
+	# libclang-common-14-dev only recommends them, and we install without recommends
+	libclang-rt-dev
 	libseccomp-dev libevent-dev libyajl-dev libbpf-dev libcriterion-dev liburing-dev
 	# test guests: QEMU TCG reference runs and the Linux guest assets
 	qemu-system-x86 qemu-utils e2fsprogs busybox-static lz4 cpio gzip xz-utils zstd
-	# test and demo helpers (acpica-tools: iasl, the DSDT's second opinion in test-acpi)
-	socat ncat python3 procps coreutils acpica-tools
+	# test and demo helpers (acpica-tools: iasl, the DSDT's second opinion in test-acpi;
+	# ethtool: the test guest's per-queue NIC counters and RSS table)
+	socat ncat python3 procps coreutils acpica-tools iproute2 ethtool
 )
 
 missing=()

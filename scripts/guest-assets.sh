@@ -32,8 +32,9 @@ OUTPUTS=(vmlinuz vmlinux initrd.gz initrd.cpio config kernel-version)
 MODULES=(virtio_ring virtio virtio_mmio virtio_pci virtio_blk failover net_failover virtio_net
 	 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev)
 # Host programs copied into the guest with the libraries they link (busybox has no
-# `blkdiscard -z`); they live in /opt/bin, ahead of busybox in PATH.
-HOST_PROGRAMS=(blkdiscard)
+# `blkdiscard -z`, nor ethtool's -S and -X for virtio_net's queues, nor any AF_VSOCK tool:
+# socat's VSOCK-LISTEN / VSOCK-CONNECT); they live in /opt/bin, ahead of busybox in PATH.
+HOST_PROGRAMS=(blkdiscard ethtool socat)
 
 log() { echo "guest-assets: $*"; }
 die() { echo "guest-assets: error: $*" >&2; exit 1; }

@@ -159,7 +159,10 @@ for s in "${shares[@]}"; do
 done
 # panic=-1 with -no-reboot: a test host whose kernel fails ends at once, its log saying why.
 append="console=ttyS1 quiet panic=-1 oops=panic softlockup_panic=1 unknown_nmi_panic=1"
-append+=" sysctl.kernel.panic_on_rcu_stall=1 kvmhost.shares=$sharelist"
+# RCU's stall warning after 60 s, not 21: the emulated host's vCPUs can go that long without a
+# turn when guest traffic crosses its own network stack (linux-net); the watchdog catches hangs
+append+=" sysctl.kernel.panic_on_rcu_stall=1 rcupdate.rcu_cpu_stall_timeout=60"
+append+=" kvmhost.shares=$sharelist"
 [[ $vdso == off ]] && append+=" vdso=0"
 
 stdin=/dev/null

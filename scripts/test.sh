@@ -3,7 +3,9 @@
 # test suite, and print one summary line "N passed, M failed[, K skipped]".
 #
 # usage: bash scripts/test.sh [meson test args, e.g. --suite unit]   (from any directory)
-# env:   BUILDDIR (default <repo>/build)
+# env:   BUILDDIR (default <repo>/build); FUZZ_BUILDDIR, the clang fuzz build (default
+#        <repo>/build-fuzz); FUZZ_SMOKE=0/1 skips/forces its libFuzzer smoke run (default:
+#        run it when no meson test arguments are given)
 # exit:  0 when nothing failed, 1 otherwise.
 set -euo pipefail
 
@@ -32,6 +34,20 @@ if ((!build_ok)); then
 	exit 1
 fi
 
+# The clang libFuzzer build (own folder) and a few seconds of every fuzz target over its seed
+# corpus and regression inputs, so neither the clang build nor a harness can rot between
+# campaigns (scripts/fuzz.sh SECONDS runs the long ones). Full runs only: with meson test
+# arguments (a suite, a test) it is skipped unless FUZZ_SMOKE=1; FUZZ_SMOKE=0 skips it.
+fuzz_result=
+if [[ ${FUZZ_SMOKE:-$(($# == 0))} == 1 ]]; then
+	step "libFuzzer smoke run (clang, every target 5 s)"
+	if FUZZ_WORKDIR=${FUZZ_BUILDDIR:-$REPO/build-fuzz}/smoke bash scripts/fuzz.sh 5; then
+		fuzz_result=OK
+	else
+		fuzz_result=FAIL
+	fi
+fi
+
 step "meson test"
 LOG=$BUILD/meson-logs/testlog.json
 rm -f "$LOG"
@@ -41,10 +57,16 @@ meson test -C "$BUILD" --print-errorlogs "$@" || test_rc=$?
 step "summary"
 # testlog.json has one JSON object per test; "result" is OK, SKIP, FAIL, TIMEOUT, ERROR,
 # EXPECTEDFAIL or UNEXPECTEDPASS. Anything that is not a pass or a skip counts as failed.
-summary=$(python3 - "$LOG" <<'EOF'
+summary=$(python3 - "$LOG" "$fuzz_result" <<'EOF'
 import json, sys
 passed = failed = skipped = 0
 names = []
+# the libFuzzer smoke run counts as one test (absent when it was skipped)
+if sys.argv[2] == "OK":
+    passed += 1
+elif sys.argv[2]:
+    failed += 1
+    names.append("libfuzzer-smoke (FAIL)")
 try:
     lines = open(sys.argv[1]).read().splitlines()
 except OSError:

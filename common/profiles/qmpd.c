@@ -14,10 +14,10 @@ static const struct sandbox_rule rules[] = {
 	SB_ALLOW2(getsockopt, SB_ARG_EQ(1, SOL_SOCKET), SB_ARG_EQ(2, SO_PEERCRED),
 		  "peer credentials of a new client"),
 	SB_ALLOW(read, "QMP input from clients; libevent's signal pipe"),
-	SB_ALLOW(recvfrom, "QMP input from clients (recv)"),
 	SB_ALLOW(sendto, "QMP replies and events to clients (send)"),
 	SB_ALLOW(writev, "QMP output through libevent buffers"),
-	SB_ALLOW(recvmsg, "ipc.c ipc_recv: replies and events from the core"),
+	SB_ALLOW(recvmsg, "QMP input from clients, with the fds a getfd names (server.c "
+		 "client_recv); ipc.c ipc_recv: replies and events from the core"),
 	SB_ALLOW(sendmsg, "ipc.c ipc_send: typed requests to the core"),
 	SB_ALLOW(shutdown, "closing a client that broke the protocol"),
 	SB_ALLOW1(fcntl, SB_ARG_EQ(1, F_GETFL), "evutil_make_socket_nonblocking on a client"),
@@ -29,6 +29,8 @@ static const struct sandbox_rule rules[] = {
 
 static const struct sandbox_fd fds[] = {
 	{ "socket:*", "the QMP listening socket, its clients, the core" },
+	/* and whatever a client passed for getfd (qmpd/fds.h: at most QMP_FDS_MAX per client,
+	 * never used here; the supervisor checks what they are) */
 	{ "anon_inode:[eventpoll]", "libevent" },
 	{ "pipe:*", "libevent's signal pipe; the SIGSYS report to the supervisor" },
 	{ NULL, NULL },

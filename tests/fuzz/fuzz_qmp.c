@@ -1,11 +1,18 @@
 /* Fuzz qmpd's input path: arbitrary bytes as one client's stream, cut into reads of varying
- * size, through framing, yajl, the envelope and every command's argument validation. A fake
- * core answers each relayed request. Oracles beyond "no crash": every message qmpd emits is
- * one valid JSON object ending in "\r\n", and every request it relays passes the core's own
- * decoder (qmpd must never send what the core would refuse). */
+ * size, through framing, yajl, the envelope and every command's argument validation, with
+ * descriptors passed ahead of the bytes (getfd, closefd, netdev_add "fd"/"fds"). A fake core
+ * answers each relayed request. Oracles beyond "no crash": every message qmpd emits is one
+ * valid JSON object ending in "\r\n", every request it relays passes the core's own decoder
+ * with exactly the fds it takes along (qmpd must never send what the core would refuse), and
+ * no descriptor outlives the session.
+ *
+ * Input: byte 0 bits 0-5 the read size, bits 6-7 descriptors the client passes first; the
+ * rest is the stream. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yajl/yajl_tree.h>
 
@@ -40,11 +47,14 @@ static int relay(struct qmp_session *s, struct qmp_request *req)
 	struct ipc_msg m = { .hdr = { IPC_QMP_REQUEST, sizeof(*req) } };
 	struct qmp_request back;
 
-	(void)s;
 	req->tag = ++tag;
 	memcpy(m.payload, req, sizeof(*req));
+	/* the message carries what the session took for it, as server.c sends it */
+	m.nfds = s->fds.ntaken;
+	memcpy(m.fds, s->fds.taken, sizeof(int) * s->fds.ntaken);
 	if (ipc_qmp_request_decode(&m, &back) != 0)
 		abort();
+	qmp_fds_release_taken(&s->fds);
 	last = *req;
 	return 0;
 }
@@ -74,16 +84,25 @@ static void answer(struct qmp_session *s, unsigned variant)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int devnull = -1;
 	struct qmp_session s;
-	size_t off = 0;
+	size_t off = 0, chunk;
 	unsigned rounds = 0;
+	int fds[3], before;
 
 	if (size < 1)
 		return 0;
+	if (devnull < 0 && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		abort();
+	before = fcntl(devnull, F_DUPFD, 0);
+	close(before);
 	qmp_session_init(&s, &ops);
 	qmp_session_start(&s);
+	for (unsigned i = 0; i < (unsigned)data[0] >> 6; i++)
+		fds[i] = fcntl(devnull, F_DUPFD_CLOEXEC, 0);
+	qmp_session_received_fds(&s, fds, (unsigned)data[0] >> 6);
 	/* the first byte picks the read size, so values straddle reads in many ways */
-	size_t chunk = 1 + data[0] % 61;
+	chunk = 1 + (data[0] & 63) % 61;
 	data++;
 	size--;
 	while (off < size && !s.dead && rounds++ < 100000) {
@@ -94,6 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			answer(&s, (unsigned)(off + tag));
 	}
 	qmp_session_exit(&s);
+	/* the session closed every descriptor the client gave it */
+	if (fcntl(devnull, F_DUPFD, 0) != before)
+		abort();
+	close(before);
 	return 0;
 }
 
@@ -119,7 +142,8 @@ static const char *const seeds[] = {
 
 size_t fuzz_seed(unsigned i, uint8_t *buf, size_t cap)
 {
-	const char *s = seeds[i % (sizeof(seeds) / sizeof(seeds[0]))];
+	/* i / 3: with i % 9 the strings at 2, 5 and 8 would always fall on the random third */
+	const char *s = seeds[(i / 3) % (sizeof(seeds) / sizeof(seeds[0]))];
 	size_t n = strlen(s);
 
 	if (i % 3 == 2 || cap < n + 1)

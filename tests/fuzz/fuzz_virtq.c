@@ -1,8 +1,10 @@
 /* Fuzz the split-ring virtqueue as a hostile guest drives it: arbitrary bytes become the
  * descriptor table, the avail ring and an indirect table of a small queue in a two-region
  * guest RAM (malloc'd to its exact size, so ASan sees any access outside it); then a byte
- * stream of pops and pushes runs until the queue is empty or broken, and optionally a
- * "restarted backend" recovers from the inflight area (the one the run left, or fuzzed). */
+ * stream of pops, pushes, batched pushes and rewinds (what the net RX path does) runs until
+ * the queue is empty or broken, and optionally a "restarted backend" recovers from the
+ * inflight area (the one the run left, or fuzzed). Oracle beyond "no crash": a head is never
+ * handed out twice while the device holds it. */
 #include <endian.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,11 +60,15 @@ struct run {
 	struct vq_mem mem;
 	struct iovec iov[8];
 	struct vq_elem el;
-	uint16_t held[MAXQ];          /* heads popped and not yet pushed */
+	struct vq_elem held[MAXQ];    /* chains popped and not yet pushed, in pop order */
 	unsigned nheld;
+	unsigned rewindable;          /* the newest of them that vq_rewind may hand back: those
+				       * popped after every chain pushed since */
 	uint8_t sink;
 	uint8_t area_bytes[16 + 16 * MAXQ + 64];
 };
+
+#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
 /* Use every byte of a popped chain as a device would, so ASan checks the translation. */
 static void touch(struct run *r)
@@ -86,26 +92,69 @@ static int pop(struct vq *q, struct run *r)
 
 	if (rc == 1) {
 		touch(r);
-		if (r->nheld < MAXQ)
-			r->held[r->nheld++] = r->el.head;
+		/* the ring may name a head again only once the device has pushed it */
+		for (unsigned i = 0; i < r->nheld; i++)
+			CHECK(r->held[i].head != r->el.head);
+		CHECK(r->el.head < q->num && r->nheld < MAXQ);
+		r->held[r->nheld++] = r->el;
+		r->rewindable++;
 	}
 	return rc;
 }
 
+/* Forget held chain k (pushed); chains popped before it stay rewindable, those after not. */
+static void drop(struct run *r, unsigned k)
+{
+	if (k >= r->nheld - r->rewindable)
+		r->rewindable = r->nheld - 1 - k;
+	memmove(&r->held[k], &r->held[k + 1], (r->nheld - 1 - k) * sizeof(r->held[0]));
+	r->nheld--;
+}
+
 static void push(struct vq *q, struct run *r, unsigned k, uint32_t written)
 {
-	uint16_t head;
-
 	if (!r->nheld)
 		return;
 	k %= r->nheld;
-	head = r->held[k];
-	r->held[k] = r->held[--r->nheld];
-	vq_push(q, head, written);
+	vq_push(q, r->held[k].head, written);
+	drop(r, k);
 	vq_should_notify(q);
 }
 
-/* Ops from the input (odd byte: pop; even: push one held head), then drain. */
+/* The n oldest held chains in one used-index store, as a mergeable RX frame is pushed. */
+static void push_batch(struct vq *q, struct run *r, unsigned n, uint32_t written)
+{
+	struct vring_used_elem u[MAXQ];
+
+	if (!r->nheld)
+		return;
+	n = n % r->nheld + 1;
+	for (unsigned i = 0; i < n; i++)
+		u[i] = (struct vring_used_elem){ r->held[i].head, written };
+	if (vq_push_batch(q, u, n) == 0)
+		for (unsigned i = 0; i < n; i++)
+			drop(r, 0);
+	vq_should_notify(q);
+}
+
+/* Hand back the n newest chains unused, as RX does when no frame came for them. */
+static void give_back(struct vq *q, struct run *r, unsigned n)
+{
+	const struct vq_elem *el[MAXQ];
+
+	if (!r->rewindable)
+		return;
+	n = n % r->rewindable + 1;
+	for (unsigned i = 0; i < n; i++)
+		el[i] = &r->held[r->nheld - n + i];
+	if (vq_rewind(q, el, n) == 0) {
+		r->nheld -= n;
+		r->rewindable -= n;
+	}
+}
+
+/* Ops from the input (odd byte: pop; else by the low bits: push one held chain, push a batch,
+ * rewind the newest), then drain. */
 static void drive(struct vq *q, struct run *r, struct input *in)
 {
 	int b, budget = 64;
@@ -113,8 +162,12 @@ static void drive(struct vq *q, struct run *r, struct input *in)
 	while (budget-- > 0 && (b = take_byte(in)) >= 0 && !q->broken) {
 		if (b & 1)
 			pop(q, r);
+		else if (!(b & 2))
+			push(q, r, (unsigned)b >> 2, (uint32_t)b << 4);
+		else if (!(b & 4))
+			push_batch(q, r, (unsigned)b >> 3, (uint32_t)b << 2);
 		else
-			push(q, r, (unsigned)b >> 1, (uint32_t)b << 4);
+			give_back(q, r, (unsigned)b >> 3);
 	}
 	while (pop(q, r) == 1 && r->nheld < MAXQ)
 		;
@@ -138,7 +191,7 @@ static void restart(struct run *r, struct vq_inflight *area, const uint8_t *fuzz
 
 	if (fuzzed)
 		memcpy(area, fuzzed, area_len);
-	r->nheld = 0;
+	r->nheld = r->rewindable = 0;
 	if (setup(&q2, r, num, event_idx) == 0) {
 		memcpy(&used, r->mem.r[0].hva + USED_OFF + 2, 2);
 		vq_set_base(&q2, le16toh(used));
@@ -197,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(r.mem.r[0].hva, 0, R0_SIZE);
 	memset(r.mem.r[1].hva, 0, R1_SIZE);
-	r.nheld = 0;
+	r.nheld = r.rewindable = 0;
 	one(&r, &in);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 
 #include "harness.h"
 
@@ -23,6 +24,9 @@ static uint64_t wanted_features(unsigned opts)
 
 	if (!(opts & HX_NO_EVENT_IDX))
 		f |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	/* the net driver's RSS_CONFIG (bulkhead-net offers it with its steering maps) */
+	if (opts & HX_NET)
+		f |= 1ULL << VIRTIO_NET_F_RSS;
 	return f;
 }
 
@@ -117,6 +121,9 @@ static int handshake(struct hx *h, unsigned opts, bool first)
 	CHECK(negotiate(h, opts));
 	if (h->f.protocol_features & (1ULL << VU_PROTOCOL_F_MQ)) {
 		CHECK(vuf_get_queue_num(&h->f, &n));
+		/* a net backend reports pairs: rx and tx each, plus the control queue */
+		if (opts & HX_NET)
+			n = 2 * n + 1;
 		if (n < h->nq) {
 			fprintf(stderr, "hx: backend has %llu queues, want %u\n",
 				(unsigned long long)n, h->nq);

@@ -15,7 +15,7 @@
 #include "vhost_user.h"
 #include "vu_frontend.h"
 
-#define HX_MAX_QUEUES   4
+#define HX_MAX_QUEUES   8            /* a net device: 3 pairs and its control queue */
 #define HX_QSIZE        128          /* default queue size */
 #define HX_SLOT_DESCS   3            /* header, data, status: slot s owns descriptors 3s..3s+2 */
 #define HX_MAX_SLOTS    64
@@ -40,10 +40,12 @@ struct hx_queue {
 	int kick_fd, call_fd;
 	uint16_t avail_idx;      /* next avail index we publish */
 	uint16_t last_used;      /* next used entry we consume */
+	uint16_t kicked_idx;     /* avail_idx at the last hx_notify */
 	uint64_t slot_gpa;       /* slot area: nslots * slot stride */
 	uint8_t *slot_hva;
 	unsigned nslots;
 	bool slot_busy[HX_MAX_SLOTS];
+	uint32_t rx_buflen;      /* net RX: bytes each posted slot offers (net.c) */
 };
 
 struct hx {
@@ -67,6 +69,7 @@ struct hx {
 #define HX_NO_EVENT_IDX  (1u << 0)   /* do not negotiate VIRTIO_RING_F_EVENT_IDX */
 #define HX_NO_INFLIGHT   (1u << 1)   /* skip GET/SET_INFLIGHT_FD */
 #define HX_NO_ENABLE     (1u << 2)   /* leave rings disabled (no SET_VRING_ENABLE) */
+#define HX_NET           (1u << 3)   /* GET_QUEUE_NUM counts queue pairs (vhost-user-net) */
 
 /* --- guest RAM and rings ------------------------------------------------------------------- */
 
@@ -118,6 +121,9 @@ void hx_desc(struct hx *h, unsigned q, uint16_t i, uint64_t addr, uint32_t len, 
 	     uint16_t next);
 void hx_publish(struct hx *h, unsigned q, uint16_t head);
 int hx_kick(struct hx *h, unsigned q);
+/* Kick only when the device asked for it (EVENT_IDX avail_event, else no
+ * VRING_USED_F_NO_NOTIFY), as a Linux driver does; hx_kick always kicks. 0 or -errno. */
+int hx_notify(struct hx *h, unsigned q);
 
 struct hx_done {
 	uint16_t head;
@@ -143,6 +149,9 @@ const char *hx_blk_bin(void);
  * --socket-path=sock_path. The child dies with us (PDEATHSIG). Returns 0 or -errno. */
 int hx_worker_spawn(struct hx_worker *w, const char *bin, const char *sock_path,
 		    const char *const *args);
+/* The same, with extra fds handed to the child as 4, 5, ... (tap queues, a stats memfd). */
+int hx_worker_spawn_fds(struct hx_worker *w, const char *bin, const char *sock_path,
+			const char *const *args, const int *fds, unsigned nfds);
 /* Connect to w->path, retrying while the worker starts (bounded by timeout_ms). Returns fd. */
 int hx_worker_connect(struct hx_worker *w, int timeout_ms);
 /* Connect to any unix socket path with retries; returns fd or -errno. */

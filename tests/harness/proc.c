@@ -33,19 +33,44 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* In the child: the socket end on fd 3, everything else above 2 closed, die with the parent. */
-static void child_exec(const char *bin, const char *const *argv, int sock, pid_t parent)
+#define MAX_EXTRA_FDS 16
+
+/* Move fd to want (clearing close-on-exec); the source numbers are above every target. */
+static void place(int fd, int want)
 {
+	if (fd != want && dup2(fd, want) < 0)
+		_exit(126);
+	if (fd == want)
+		fcntl(want, F_SETFD, 0);
+}
+
+/* In the child: the socket end on fd 3, the extra fds on 4.., everything else above 2
+ * closed, die with the parent. */
+static void child_exec(const char *bin, const char *const *argv, int sock, const int *fds,
+		       unsigned nfds, pid_t parent)
+{
+	int high[MAX_EXTRA_FDS + 1], n = 0, first_free;
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)    /* the parent died before PDEATHSIG was armed */
 		_exit(125);
-	if (sock >= 0) {
-		if (sock != 3 && dup2(sock, 3) < 0)
+	/* out of the way of the targets first, so no dup2 clobbers a source */
+	if (sock >= 0)
+		high[n++] = fcntl(sock, F_DUPFD, 100);
+	for (unsigned i = 0; i < nfds; i++)
+		high[n++] = fcntl(fds[i], F_DUPFD, 100);
+	for (int i = 0; i < n; i++)
+		if (high[i] < 0)
 			_exit(126);
-		if (sock == 3)
-			fcntl(3, F_SETFD, 0);
-	}
-	for (int fd = sock >= 0 ? 4 : 3; fd < 1024; fd++)
+	n = 0;
+	if (sock >= 0)
+		place(high[n++], 3);
+	for (unsigned i = 0; i < nfds; i++)
+		place(high[n++], 4 + (int)i);
+	if (sock < 0 && nfds)
+		close(3);       /* not a target: whatever the parent had there */
+	first_free = nfds ? 4 + (int)nfds : sock >= 0 ? 4 : 3;
+	for (int fd = first_free; fd < 1024; fd++)
 		close(fd);
 	execv(bin, (char *const *)argv);
 	fprintf(stderr, "hx: exec %s: %s\n", bin, strerror(errno));
@@ -55,10 +80,18 @@ static void child_exec(const char *bin, const char *const *argv, int sock, pid_t
 int hx_worker_spawn(struct hx_worker *w, const char *bin, const char *sock_path,
 		    const char *const *args)
 {
+	return hx_worker_spawn_fds(w, bin, sock_path, args, NULL, 0);
+}
+
+int hx_worker_spawn_fds(struct hx_worker *w, const char *bin, const char *sock_path,
+			const char *const *args, const int *fds, unsigned nfds)
+{
 	const char *argv[MAX_ARGS + 3];
 	char opt[160];
 	int sv[2] = { -1, -1 }, n = 0;
 
+	if (nfds > MAX_EXTRA_FDS)
+		return -EINVAL;
 	memset(w, 0, sizeof(*w));
 	w->sock = -1;
 	argv[n++] = bin;
@@ -85,7 +118,7 @@ int hx_worker_spawn(struct hx_worker *w, const char *bin, const char *sock_path,
 		return e;
 	}
 	if (w->pid == 0)
-		child_exec(bin, argv, sv[1], parent);
+		child_exec(bin, argv, sv[1], fds, nfds, parent);
 	if (sv[1] >= 0)
 		close(sv[1]);
 	w->sock = sv[0];

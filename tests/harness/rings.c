@@ -200,6 +200,27 @@ int hx_kick(struct hx *h, unsigned q)
 	return 0;
 }
 
+int hx_notify(struct hx *h, unsigned q)
+{
+	struct hx_queue *vq = &h->q[q];
+	uint16_t old = vq->kicked_idx, now = vq->avail_idx, ev;
+
+	/* as virtqueue_kick_prepare: the avail->idx store is visible before we read what the
+	 * device asked for, which it writes before it looks at avail->idx again */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq->kicked_idx = now;
+	if (h->event_idx) {
+		ev = le16toh(__atomic_load_n((uint16_t *)(void *)&vq->used->ring[vq->num],
+					     __ATOMIC_RELAXED));
+		if (!vring_need_event(ev, now, old))
+			return 0;
+	} else if (le16toh(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED)) &
+		   VRING_USED_F_NO_NOTIFY) {
+		return 0;
+	}
+	return hx_kick(h, q);
+}
+
 bool hx_blk_data_in(uint32_t type)
 {
 	return type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;

@@ -25,6 +25,7 @@ IMG_MIB=64
 PAT_SEEK=256            # the pattern goes at 4 KiB block 256 (1 MiB)
 PAT_BYTES=1048576
 
+. "$HERE/qemu-lib.sh"
 fail() { echo "qemu-blk: FAIL: $*"; exit 1; }
 
 command -v "$QEMU" >/dev/null || fail "$QEMU not installed (scripts/deps.sh installs it)"
@@ -54,19 +55,9 @@ pattern() { seq 1000000 9999999 | head -c $PAT_BYTES; }
 
 # --- the test /init, appended as a second archive ----------------------------------------------
 mkdir -p "$DIR/extra"
-cat >"$DIR/extra/init" <<EOF
-#!/bin/sh
-# qemu-blk guest side: load virtio modules, then exercise /dev/vda.
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-exec </dev/console >/dev/console 2>&1
-echo BULKHEAD-GUEST-INIT-OK
-done_() { echo BLKTEST-END; poweroff -f; sleep 10; }
-while read -r m; do
-	insmod "/lib/modules/\$m.ko" || { echo "BLKTEST-FAIL insmod \$m"; done_; }
-done </lib/modules/load-order
+{
+	ql_init_head BLKTEST
+	cat <<EOF
 i=0
 while [ ! -b /dev/vda ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i + 1)); done
 [ -b /dev/vda ] || { echo "BLKTEST-FAIL no /dev/vda"; done_; }
@@ -88,21 +79,15 @@ else
 fi
 done_
 EOF
-chmod 755 "$DIR/extra/init"
-(cd "$DIR/extra" && echo init | cpio -o -H newc -R 0:0 --quiet | gzip -9n) >"$DIR/extra.cpio.gz"
-cat "$ASSETS/initrd.gz" "$DIR/extra.cpio.gz" >"$DIR/initrd.gz"
+} >"$DIR/extra/init"
+ql_initrd "$DIR" "$ASSETS"
 
 # --- the backend, then the guest ---------------------------------------------------------------
 SOCK=$DIR/blk.sock
 "$BLK" --socket-path="$SOCK" --blk-file="$IMG" --serial=$SERIAL --num-queues=2 --name=qemu \
 	2>"$DIR/blk.log" &
 BLK_PID=$!
-for _ in $(seq 100); do
-	[[ -S $SOCK ]] && break
-	kill -0 "$BLK_PID" 2>/dev/null || { cat "$DIR/blk.log"; fail "bulkhead-blk exited at startup"; }
-	sleep 0.05
-done
-[[ -S $SOCK ]] || fail "bulkhead-blk did not create $SOCK"
+ql_wait_socket "$BLK_PID" "$SOCK" "$DIR/blk.log" bulkhead-blk
 
 LOG=$DIR/console.log
 start=$(date +%s)
@@ -115,10 +100,9 @@ timeout --kill-after=10 "$TIMEOUT" "$QEMU" -M pc,memory-backend=mem -accel tcg -
 	-chardev socket,id=c0,path="$SOCK" -device vhost-user-blk-pci,chardev=c0,num-queues=2 \
 	</dev/null >"$LOG" 2>&1 || rc=$?
 secs=$(($(date +%s) - start))
-tr -d '\r' <"$LOG" >"$LOG.txt" && mv "$LOG.txt" "$LOG"
+ql_console "$LOG"
 grep -a -E 'BLKTEST|BULKHEAD|virtio|vda|qemu-system' "$LOG" | tail -n 30 | sed 's/^/  | /'
 sed 's/^/  blk| /' "$DIR/blk.log" | tail -n 20
-has() { grep -aq -- "$1" "$LOG"; }
 
 ((rc != 124)) || fail "the guest did not finish within ${TIMEOUT}s"
 has BULKHEAD-GUEST-INIT-OK || fail "the guest did not reach init (qemu status $rc)"

@@ -12,7 +12,6 @@
 #include "boot.h"
 #include "core.h"
 #include "layout.h"
-#include "log.h"
 #include "mptable.h"
 #include "resetvec.h"
 
@@ -60,29 +59,37 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 }
 
 /* The slots of every worker kind at fixed addresses, described to the guest by the tables built
- * next: the command line's devices fill the first ones, the rest wait for hotplug empty. */
+ * next: the command line's devices fill the first ones of their kind, the rest wait for
+ * hotplug empty. */
 static int create_slots(struct vm *vm, const struct core_config *c)
 {
 	int r;
 
-	vm->desc.nmmio = WORKER_SLOTS;
-	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+	unsigned i;
+
+	for (i = 0; i < WORKER_SLOTS; i++) {
 		int kind = worker_kind_of_slot(i);
+
+		if (kind < 0)
+			return -EINVAL;
+		/* a fixed kind's slot only with its device; those kinds come last */
+		if (worker_kinds[kind].fixed && c->slot_kind[i] == IPC_DEV_NONE)
+			break;
 
 		vm->desc.mmio[i] = (struct mmio_slot_desc){
 			.base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE,
 			.size = LAYOUT_VIRTIO_MMIO_SIZE,
 			.irq = LAYOUT_VIRTIO_FIRST_IRQ + i,
 		};
-		if (kind < 0)
-			return -EINVAL;
 		r = vu_slot_init(&vm->slots[i], vm, i, &worker_kinds[kind],
-				 i < c->nslots && c->slot_kind[i] == IPC_DEV_VHOST_USER_BLK);
+				 c->slot_kind[i] != IPC_DEV_NONE &&
+				 c->slot_kind[i] == worker_kinds[kind].ipc_dev_external);
 		if (r)
 			return r;
-		if (i >= c->nslots)
-			vu_slot_set_empty(&vm->slots[i]);
+		if (c->slot_kind[i] == IPC_DEV_NONE)
+			vu_slot_set_empty(&vm->slots[i], c->slot_mac[i]);
 	}
+	vm->desc.nmmio = i;
 	return 0;
 }
 

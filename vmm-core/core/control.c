@@ -4,11 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,15 +29,14 @@ static const struct ipc_peer qmpd_peer = {
 	.allowed = 1u << IPC_QMP_REQUEST,
 };
 
-/* send an error reply and leave the handler: nothing has changed yet */
-#define REFUSE(...) do { reply_err(__VA_ARGS__); return; } while (0)
-
-#define NET_UNAVAILABLE "netdev hotplug needs a network worker (not available yet)"
+/* In a handler of request r: send an error reply and return; nothing has changed yet. */
+#define REFUSE(...) \
+	do { reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, __VA_ARGS__); return; } while (0)
 
 static struct ratelimit ctl_rl = RATELIMIT_INIT(5000, 10);
 
 void control_init(struct control *c, const struct control_ops *ops, void *opaque, int sup,
-		  unsigned nboot, const uint32_t *boot_kind)
+		  const uint32_t *boot_kind)
 {
 	memset(c, 0, sizeof(*c));
 	c->ops = ops;
@@ -42,15 +44,58 @@ void control_init(struct control *c, const struct control_ops *ops, void *opaque
 	c->sup = sup;
 	c->qmpd = -1;
 	c->next_tag = 1;
-	for (unsigned i = 0; i < nboot && i < WORKER_SLOTS; i++) {
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		if (boot_kind[i] == IPC_DEV_NONE)
+			continue;
 		c->slot[i].state = CTL_SLOT_BOOT;
-		c->slot[i].external = boot_kind[i] == IPC_DEV_VHOST_USER_BLK;
+		c->slot[i].kind = boot_kind[i];
 	}
 }
 
 void control_exit(struct control *c)
 {
 	closep(&c->qmpd);
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
+		if (c->stats[i])
+			munmap((void *)c->stats[i], NET_STATS_FD_MIN);
+}
+
+/* A stats page the worker writes and we read: it must not shrink under our mapping (SIGBUS)
+ * and we must not be able to write it (the fd is read-only, so is the mapping). */
+static int map_stats(struct control *c, unsigned slot, int fd)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *p;
+
+	if (worker_kind_of_slot(slot) != WORKER_NET || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+	    fstat(fd, &st) < 0 || st.st_size < NET_STATS_FD_MIN)
+		return -EINVAL;
+	p = mmap(NULL, NET_STATS_FD_MIN, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	c->stats[slot] = p;
+	return 0;
+}
+
+int control_slots_config(struct control *c, const struct core_config *cc,
+			 struct core_config_fds *f)
+{
+	int r = 0;
+
+	memcpy(c->mac, cc->slot_mac, sizeof(c->mac));
+	/* a boot device's id: listed by queries, and no device_add may take it */
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
+		if (c->slot[i].state == CTL_SLOT_BOOT)
+			snprintf(c->slot[i].id, sizeof(c->slot[i].id), "%s", cc->slot_dev_id[i]);
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++) {
+		if (f->stats[i] < 0)
+			continue;
+		if (!r)
+			r = i < WORKER_SLOTS ? map_stats(c, i, f->stats[i]) : -EINVAL;
+		closep(&f->stats[i]);
+	}
+	return r;
 }
 
 unsigned control_boot_waiting(const struct control *c)
@@ -162,17 +207,73 @@ void control_vm_ending(struct control *c, enum vm_exit_reason why)
 	/* VM_EXIT_ERROR: the supervisor reports it; clients see the socket close */
 }
 
-static void query_cpus(struct control *c, const struct qmp_request *r)
+/* A reply too big for the stack (the queries' data), or NULL after an error reply. */
+static struct qmp_reply *big_reply(struct control *c, const struct qmp_request *r)
 {
 	struct qmp_reply *rep = calloc(1, sizeof(*rep));
 
 	if (!rep) {
 		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "out of memory");
-		return;
+		return NULL;
 	}
 	rep->tag = r->tag;
 	rep->cmd = r->cmd;
+	return rep;
+}
+
+static void query_cpus(struct control *c, const struct qmp_request *r)
+{
+	struct qmp_reply *rep = big_reply(c, r);
+
+	if (!rep)
+		return;
 	rep->u.cpus.n = c->ops->cpus(c->opaque, rep->u.cpus.cpu, QMP_MAX_CPUS);
+	send_reply(c, rep);
+	free(rep);
+}
+
+/* The worker writes the page: one that lies gets its own numbers reported, nothing more. */
+static void copy_counters(struct qmp_nic_stats *n, const struct net_stats *s)
+{
+	if (!s || __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) != NET_STATS_MAGIC ||
+	    s->version != NET_STATS_VERSION)
+		return;
+	n->counted = 1;
+	n->npairs = __atomic_load_n(&s->npairs, __ATOMIC_RELAXED);
+	if (n->npairs > NET_STATS_MAX_PAIRS)
+		n->npairs = NET_STATS_MAX_PAIRS;
+	n->starts = net_stats_get(&s->generation);
+	for (unsigned p = 0; p < n->npairs; p++) {
+		const uint64_t *from = (const uint64_t *)&s->pair[p];
+		uint64_t *to = (uint64_t *)&n->pair[p];
+
+		for (unsigned i = 0; i < sizeof(s->pair[p]) / sizeof(uint64_t); i++)
+			to[i] = net_stats_get(&from[i]);
+	}
+}
+
+/* query-net-stats: every NIC slot that holds a device */
+static void query_net_stats(struct control *c, const struct qmp_request *r)
+{
+	const struct worker_kind_desc *k = &worker_kinds[WORKER_NET];
+	struct qmp_reply *rep = big_reply(c, r);
+
+	if (!rep)
+		return;
+	for (unsigned i = 0; i < k->nslots; i++) {
+		unsigned slot = k->first_slot + i;
+		const struct ctl_slot *s = &c->slot[slot];
+		struct qmp_nic_stats *n;
+
+		if (s->state == CTL_SLOT_EMPTY)
+			continue;
+		n = &rep->u.nics.nic[rep->u.nics.n++];
+		n->index = i;
+		snprintf(n->id, sizeof(n->id), "%s", s->id);
+		snprintf(n->netdev, sizeof(n->netdev), "%s", s->node);
+		memcpy(n->mac, c->mac[slot], sizeof(n->mac));
+		copy_counters(n, c->stats[slot]);
+	}
 	send_reply(c, rep);
 	free(rep);
 }
@@ -215,10 +316,12 @@ static void lifecycle(struct control *c, const struct qmp_request *r)
 
 /* ---- hotplug: validation in the core, host work by the supervisor ---- */
 
-static struct ctl_node *find_node(struct control *c, const char *name)
+/* Node names are one namespace (StratoVirt: node-names and netdev ids); kind < 0: any kind. */
+static struct ctl_node *find_node(struct control *c, const char *name, int kind)
 {
 	for (unsigned i = 0; i < CTL_MAX_NODES; i++)
-		if (c->node[i].used && !strcmp(c->node[i].name, name))
+		if (c->node[i].used && !strcmp(c->node[i].name, name) &&
+		    (kind < 0 || c->node[i].kind == kind))
 			return &c->node[i];
 	return NULL;
 }
@@ -231,8 +334,9 @@ static int find_device(const struct control *c, const char *id)
 	return -1;
 }
 
+/* fds: what h->nfds says (netdev_add's tap queues, passed on as they came), or NULL */
 static void ask_supervisor(struct control *c, const struct qmp_request *r,
-			   struct hotplug_request *h)
+			   struct hotplug_request *h, const int *fds)
 {
 	int e;
 
@@ -245,7 +349,7 @@ static void ask_supervisor(struct control *c, const struct qmp_request *r,
 	c->pend.qmp_cmd = r->cmd;
 	c->pend.qmpd_gen = c->qmpd_gen;
 	c->pend.failed = false;
-	e = ipc_hotplug_request_send(c->sup, h);
+	e = ipc_hotplug_request_send(c->sup, h, fds);
 	if (e < 0) {
 		/* the main loop sees the supervisor's socket close and ends the VM */
 		c->pend.active = false;
@@ -254,50 +358,49 @@ static void ask_supervisor(struct control *c, const struct qmp_request *r,
 	}
 }
 
+/* blockdev-add and netdev_add: the checks both make, then the supervisor opens the image or
+ * the tap, or checks the tap's fds (`what` names the name's key in errors: "node-name", "id"). */
+static void node_add(struct control *c, const struct qmp_request *r, struct hotplug_request *h,
+		     const char *what, const char *name, const char *target, const int *fds)
+{
+	unsigned free_nodes = 0;
+
+	if (!qmp_id_ok(name))
+		REFUSE("Invalid %s '%s': a letter, then letters, digits, '-', '.', '_'", what, name);
+	if (find_node(c, name, -1))
+		REFUSE("Duplicate nodes with %s='%s'", what, name);
+	for (unsigned i = 0; i < CTL_MAX_NODES; i++)
+		free_nodes += !c->node[i].used;
+	if (!free_nodes)
+		REFUSE("too many block nodes and netdevs (at most %d)", CTL_MAX_NODES);
+	snprintf(h->node_name, sizeof(h->node_name), "%s", name);
+	snprintf(h->filename, sizeof(h->filename), "%s", target);
+	ask_supervisor(c, r, h, fds);
+}
+
+/* blockdev-del and netdev_del */
+static void node_del(struct control *c, const struct qmp_request *r, struct hotplug_request *h,
+		     int kind, const char *what)
+{
+	struct ctl_node *n = find_node(c, r->u.id, kind);
+
+	if (!n)
+		REFUSE("Failed to find node with %s='%s'", what, r->u.id);
+	if (n->slot >= 0)
+		REFUSE("Node '%s' is busy: device '%s' uses it", n->name, c->slot[n->slot].id);
+	snprintf(h->node_name, sizeof(h->node_name), "%s", n->name);
+	ask_supervisor(c, r, h, NULL);
+}
+
 static void blockdev_add(struct control *c, const struct qmp_request *r)
 {
 	const struct qmp_blockdev_add *b = &r->u.blockdev_add;
 	struct hotplug_request h = { .op = HOTPLUG_BLOCKDEV_ADD, .read_only = b->read_only,
 				     .direct = b->direct };
-	unsigned free_nodes = 0;
 
-	if (!qmp_id_ok(b->node_name))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Invalid node-name '%s': a letter, then letters, digits, '-', '.', '_'",
-				 b->node_name);
 	if (b->filename[0] == '\0')
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC, "file.filename is required");
-	if (find_node(c, b->node_name))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Duplicate nodes with node-name='%s'", b->node_name);
-	for (unsigned i = 0; i < CTL_MAX_NODES; i++)
-		free_nodes += !c->node[i].used;
-	if (!free_nodes)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "too many block nodes (at most %d)", CTL_MAX_NODES);
-	snprintf(h.node_name, sizeof(h.node_name), "%s", b->node_name);
-	snprintf(h.filename, sizeof(h.filename), "%s", b->filename);
-	ask_supervisor(c, r, &h);
-}
-
-static void blockdev_del(struct control *c, const struct qmp_request *r)
-{
-	struct hotplug_request h = { .op = HOTPLUG_BLOCKDEV_DEL };
-	struct ctl_node *n = find_node(c, r->u.id);
-
-	if (!n)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Failed to find node with node-name='%s'", r->u.id);
-	if (n->slot >= 0)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Node '%s' is busy: device '%s' uses it", n->name, c->slot[n->slot].id);
-	snprintf(h.node_name, sizeof(h.node_name), "%s", n->name);
-	ask_supervisor(c, r, &h);
-}
-
-static bool net_driver(const char *d)
-{
-	return !strcmp(d, "virtio-net-mmio") || !strcmp(d, "virtio-net-device");
+		REFUSE("file.filename is required");
+	node_add(c, r, &h, "node-name", b->node_name, b->filename, NULL);
 }
 
 /* Which slot a device_add of kind k goes to: "addr" must name an empty slot of the kind;
@@ -306,58 +409,56 @@ static int pick_slot(struct control *c, const struct qmp_request *r,
 		     const struct worker_kind_desc *k)
 {
 	const struct qmp_device_add *d = &r->u.device_add;
-	unsigned first = k->first_slot, last = k->first_slot + k->nslots - 1;
+	unsigned first = k->first_slot;
 
 	if (!d->has_addr) {
-		for (unsigned i = first; i <= last; i++)
+		for (unsigned i = first; i < first + k->nslots; i++)
 			if (c->slot[i].state == CTL_SLOT_EMPTY)
 				return (int)i;
 		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "no free %s slot (all %u in use)",
 			  k->slot_class, k->nslots);
 		return -1;
 	}
-	if (d->addr < first || d->addr > last) {
-		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "addr 0x%x is not a %s slot (0x%x-0x%x)",
-			  d->addr, k->slot_class, first, last);
+	/* addr counts the kind's own slots: 0x0 is the first disk, or eth0 (StratoVirt) */
+	if (d->addr >= k->nslots) {
+		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "addr 0x%x is not a %s slot (0x0-0x%x)",
+			  d->addr, k->slot_class, k->nslots - 1);
 		return -1;
 	}
-	if (c->slot[d->addr].state != CTL_SLOT_EMPTY) {
-		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "slot 0x%x is already in use", d->addr);
+	if (c->slot[first + d->addr].state != CTL_SLOT_EMPTY) {
+		reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, "%s slot 0x%x is already in use",
+			  k->slot_class, d->addr);
 		return -1;
 	}
-	return (int)d->addr;
+	return (int)(first + d->addr);
 }
 
 static void device_add(struct control *c, const struct qmp_request *r)
 {
 	const struct qmp_device_add *d = &r->u.device_add;
 	struct hotplug_request h = { .op = HOTPLUG_DEVICE_ADD };
-	const char *drive = d->drive[0] ? d->drive : d->id;
 	int kind = worker_kind_by_driver(d->driver);
+	/* a disk names its drive, a NIC its netdev; without one, the one named like the device */
+	const char *node = kind == WORKER_NET ? d->netdev : d->drive;
+	const char *noun = kind == WORKER_NET ? "netdev" : "drive";
 	struct ctl_node *n;
 	int slot;
 
-	if (net_driver(d->driver))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC, NET_UNAVAILABLE);
-	/* a disk's device_add names its drive: the only kind so far */
-	if (kind != WORKER_BLK)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "driver '%s' cannot be hot-plugged here (only virtio-blk-mmio)",
-				 d->driver);
+	if (kind < 0 || worker_kinds[kind].fixed)
+		REFUSE("driver '%s' cannot be hot-plugged here (virtio-blk-mmio, virtio-net-mmio)",
+		       d->driver);
+	if (!node[0])
+		node = d->id;
 	if (!qmp_id_ok(d->id))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Invalid id '%s': a letter, then letters, digits, '-', '.', '_'", d->id);
+		REFUSE("Invalid id '%s': a letter, then letters, digits, '-', '.', '_'", d->id);
 	if (find_device(c, d->id) >= 0)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Duplicate ID '%s' for device", d->id);
-	n = find_node(c, drive);
+		REFUSE("Duplicate ID '%s' for device", d->id);
+	n = find_node(c, node, kind);
 	if (!n)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Unknown drive '%s' (blockdev-add it first)", drive);
+		REFUSE("Unknown %s '%s' (%s it first)", noun, node,
+		       kind == WORKER_NET ? "netdev_add" : "blockdev-add");
 	if (n->slot >= 0)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "drive '%s' is already in use by device '%s'", drive,
-				 c->slot[n->slot].id);
+		REFUSE("%s '%s' is already in use by device '%s'", noun, node, c->slot[n->slot].id);
 	slot = pick_slot(c, r, &worker_kinds[kind]);
 	if (slot < 0)
 		return;
@@ -368,12 +469,13 @@ static void device_add(struct control *c, const struct qmp_request *r)
 	h.slot = (uint32_t)slot;
 	snprintf(h.node_name, sizeof(h.node_name), "%s", n->name);
 	snprintf(h.device_id, sizeof(h.device_id), "%s", d->id);
-	ask_supervisor(c, r, &h);
+	snprintf(h.mac, sizeof(h.mac), "%s", d->mac);
+	ask_supervisor(c, r, &h, NULL);
 }
 
 static void slot_clear(struct control *c, unsigned slot)
 {
-	struct ctl_node *n = find_node(c, c->slot[slot].node);
+	struct ctl_node *n = find_node(c, c->slot[slot].node, worker_kind_of_slot(slot));
 
 	if (n && n->slot == (int)slot)
 		n->slot = -1;
@@ -385,9 +487,10 @@ static void device_del(struct control *c, const struct qmp_request *r)
 	struct hotplug_request h = { .op = HOTPLUG_DEVICE_DEL };
 	int slot = find_device(c, r->u.id);
 
-	if (slot < 0 || c->slot[slot].state != CTL_SLOT_PLUGGED)
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_DEVICE_NOT_FOUND,
-				 "Device '%s' not found", r->u.id);
+	if (slot < 0 || c->slot[slot].state != CTL_SLOT_PLUGGED) {
+		reply_err(c, r->tag, r->cmd, QMP_ERR_DEVICE_NOT_FOUND, "Device '%s' not found", r->u.id);
+		return;
+	}
 	/* detach first: the worker's socket closing afterwards is then no crash to the core. The
 	 * worker may see that EOF and be restarted before the supervisor reads our request:
 	 * REMOVING makes the core drop such a late backend. */
@@ -396,7 +499,7 @@ static void device_del(struct control *c, const struct qmp_request *r)
 	h.slot = (uint32_t)slot;
 	snprintf(h.node_name, sizeof(h.node_name), "%s", c->slot[slot].node);
 	snprintf(h.device_id, sizeof(h.device_id), "%s", c->slot[slot].id);
-	ask_supervisor(c, r, &h);
+	ask_supervisor(c, r, &h, NULL);
 }
 
 static bool ifname_ok(const char *s)
@@ -411,22 +514,20 @@ static bool ifname_ok(const char *s)
 	return true;
 }
 
-static void netdev(struct control *c, const struct qmp_request *r)
+/* A tap by name, or its queues as fds a QMP client passed (getfd); the supervisor checks them. */
+static void netdev_add(struct control *c, const struct qmp_request *r, const int *fds)
 {
-	const char *id = r->cmd == QMP_CMD_NETDEV_ADD ? r->u.netdev_add.id : r->u.id;
+	const struct qmp_netdev_add *a = &r->u.netdev_add;
+	struct hotplug_request h = { .op = HOTPLUG_NETDEV_ADD, .nfds = a->nfds };
 
-	if (!qmp_id_ok(id))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Invalid id '%s': a letter, then letters, digits, '-', '.', '_'", id);
-	if (r->cmd == QMP_CMD_NETDEV_ADD && !ifname_ok(r->u.netdev_add.ifname))
-		REFUSE(c, r->tag, r->cmd, QMP_ERR_GENERIC,
-				 "Invalid ifname '%s' (1-%d printable characters, no '/' or ':')",
-				 r->u.netdev_add.ifname, IFNAMSIZ - 1);
-	/* validated, and still refused: nothing is accepted that would not work */
-	reply_err(c, r->tag, r->cmd, QMP_ERR_GENERIC, NET_UNAVAILABLE);
+	if (!a->nfds && !ifname_ok(a->ifname))
+		REFUSE("Invalid ifname '%s' (1-%d printable characters, no '/' or ':')", a->ifname,
+		       IFNAMSIZ - 1);
+	node_add(c, r, &h, "id", a->id, a->ifname, a->nfds ? fds : NULL);
 }
 
-static void handle_request(struct control *c, const struct qmp_request *r)
+/* fds: what the request carries (netdev_add's); they stay ours to close */
+static void handle_request(struct control *c, const struct qmp_request *r, const int *fds)
 {
 	switch (r->cmd) {
 	case QMP_CMD_QUERY_CPUS:
@@ -437,7 +538,8 @@ static void handle_request(struct control *c, const struct qmp_request *r)
 		blockdev_add(c, r);
 		break;
 	case QMP_CMD_BLOCKDEV_DEL:
-		blockdev_del(c, r);
+		node_del(c, r, &(struct hotplug_request){ .op = HOTPLUG_BLOCKDEV_DEL }, WORKER_BLK,
+			 "node-name");
 		break;
 	case QMP_CMD_DEVICE_ADD:
 		device_add(c, r);
@@ -446,8 +548,13 @@ static void handle_request(struct control *c, const struct qmp_request *r)
 		device_del(c, r);
 		break;
 	case QMP_CMD_NETDEV_ADD:
+		netdev_add(c, r, fds);
+		break;
 	case QMP_CMD_NETDEV_DEL:
-		netdev(c, r);
+		node_del(c, r, &(struct hotplug_request){ .op = HOTPLUG_NETDEV_DEL }, WORKER_NET, "id");
+		break;
+	case QMP_CMD_QUERY_NET_STATS:
+		query_net_stats(c, r);
 		break;
 	case QMP_CMD_BALLOON:
 	case QMP_CMD_QUERY_BALLOON:
@@ -469,7 +576,7 @@ void control_on_qmpd(struct control *c)
 		return;
 	r = ipc_recv(c->qmpd, &qmpd_peer, msg);
 	if (r == 1 && ipc_qmp_request_decode(msg, &req) == 0)
-		handle_request(c, &req);
+		handle_request(c, &req, msg->fds);
 	else
 		drop_qmpd(c, r == 0 ? "connection closed" : "protocol violation");
 	ipc_msg_close_fds(msg);
@@ -492,7 +599,10 @@ static int on_backend_attach(struct control *c, struct ipc_msg *msg)
 	if (ipc_backend_attach_decode(msg, &a, &fd) < 0)
 		return -EPROTO;
 	s = a.slot < WORKER_SLOTS ? &c->slot[a.slot] : NULL;
-	if (!s || s->external != (a.kind == IPC_DEV_VHOST_USER_BLK)) {
+	/* at boot the kind it was told; after a hotplug one of the slot's own workers */
+	if (!s || !worker_slot_takes(a.slot, a.kind) ||
+	    a.kind != (s->state == CTL_SLOT_BOOT ? s->kind :
+		       worker_kinds[worker_kind_of_slot(a.slot)].ipc_dev)) {
 		close(fd);
 		return -EPROTO;
 	}
@@ -503,6 +613,8 @@ static int on_backend_attach(struct control *c, struct ipc_msg *msg)
 		return 0;
 	}
 	s->attached = true;
+	if (s->state == CTL_SLOT_BOOT)
+		snprintf(s->node, sizeof(s->node), "%s", a.name);
 	/* a backend that fails its handshake is the supervisor's to restart, not our error */
 	c->ops->attach(c->opaque, a.slot, fd, a.name, false);
 	return 0;
@@ -560,7 +672,7 @@ static void start_undo(struct control *c, int err)
 	c->pend.failed = true;
 	h->op = HOTPLUG_DEVICE_DEL;
 	h->tag = c->next_tag++;
-	e = ipc_hotplug_request_send(c->sup, h);
+	e = ipc_hotplug_request_send(c->sup, h, NULL);
 	if (e < 0) {
 		slot_clear(c, h->slot);
 		finish(c, QMP_ERR_GENERIC, c->pend.desc);
@@ -575,17 +687,20 @@ static void finish_ok(struct control *c, int fd)
 
 	switch (h->op) {
 	case HOTPLUG_BLOCKDEV_ADD:
+	case HOTPLUG_NETDEV_ADD:
 		for (unsigned i = 0; !n && i < CTL_MAX_NODES; i++)
 			if (!c->node[i].used)
 				n = &c->node[i];
-		/* blockdev_add() checked there was room, and nothing else adds nodes */
+		/* node_add() checked there was room, and nothing else adds nodes */
 		if (n) {
-			*n = (struct ctl_node){ .used = true, .slot = -1 };
+			*n = (struct ctl_node){ .used = true, .slot = -1,
+				.kind = h->op == HOTPLUG_NETDEV_ADD ? WORKER_NET : WORKER_BLK };
 			snprintf(n->name, sizeof(n->name), "%s", h->node_name);
 		}
 		break;
 	case HOTPLUG_BLOCKDEV_DEL:
-		n = find_node(c, h->node_name);
+	case HOTPLUG_NETDEV_DEL:
+		n = find_node(c, h->node_name, -1);
 		if (n)
 			memset(n, 0, sizeof(*n));
 		break;

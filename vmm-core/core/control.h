@@ -30,23 +30,25 @@ struct control_ops {
 };
 
 enum ctl_slot_state {
-	CTL_SLOT_EMPTY = 0,   /* "no medium" */
-	CTL_SLOT_BOOT,        /* a disk from the command line */
+	CTL_SLOT_EMPTY = 0,   /* "no medium", a NIC with its link down */
+	CTL_SLOT_BOOT,        /* a device from the command line */
 	CTL_SLOT_ADDING,      /* device_add waiting for the supervisor's worker */
-	CTL_SLOT_PLUGGED,     /* a hot-plugged disk */
+	CTL_SLOT_PLUGGED,     /* a hot-plugged device */
 	CTL_SLOT_REMOVING,    /* device_del: detached, the supervisor is stopping the worker */
 };
 
 struct ctl_slot {
 	uint8_t state;                /* enum ctl_slot_state */
-	bool external;                /* a boot vhost-user-blk-device (not restarted) */
+	uint32_t kind;                /* CTL_SLOT_BOOT: the enum ipc_dev_kind it was given */
 	bool attached;                /* a backend came at least once (boot slots) */
-	char id[QMP_ID_MAX];          /* device_add id; empty for boot disks */
-	char node[QMP_ID_MAX];        /* its blockdev node-name */
+	char id[QMP_ID_MAX];          /* device_add id, or a boot device's -device id ("" without) */
+	char node[QMP_ID_MAX];        /* its node-name or netdev id (boot: the backend's name) */
 };
 
+/* A blockdev-add node or a netdev_add tap, by name. */
 struct ctl_node {
 	bool used;
+	uint8_t kind;                 /* enum worker_kind */
 	char name[QMP_ID_MAX];
 	int slot;                     /* the device using it, or -1 */
 };
@@ -61,6 +63,9 @@ struct control {
 	bool end_announced;           /* SHUTDOWN already sent */
 	struct ctl_slot slot[WORKER_SLOTS];
 	struct ctl_node node[CTL_MAX_NODES];
+	uint8_t mac[WORKER_SLOTS][6];              /* NIC slots: the MAC the slot shows */
+	const struct net_stats *stats[WORKER_SLOTS];  /* NIC slots: the worker's counters
+						       * (read-only shared page), or NULL */
 	/* the one request the supervisor is working on; qmpd is not read meanwhile */
 	struct {
 		bool active;
@@ -73,11 +78,15 @@ struct control {
 	uint32_t next_tag;
 };
 
-/* nboot disks from the command line occupy slots 0..nboot-1 with the kinds given. */
+/* boot_kind[slot] (WORKER_SLOTS of them): what the command line put there, or IPC_DEV_NONE. */
 void control_init(struct control *c, const struct control_ops *ops, void *opaque, int sup,
-		  unsigned nboot, const uint32_t *boot_kind);
+		  const uint32_t *boot_kind);
 void control_exit(struct control *c);
-
+/* What else the configuration says about the slots: boot devices' ids, NICs' MACs, stats pages
+ * (f->stats, taken over: mapped read-only, then closed). 0, or -EINVAL for a page on a slot
+ * that is no NIC's or one that could shrink under us; -errno from mmap. */
+int control_slots_config(struct control *c, const struct core_config *cc,
+			 struct core_config_fds *f);
 /* Boot slots still waiting for their first backend. */
 unsigned control_boot_waiting(const struct control *c);
 /* One message from the supervisor. 0, or -EPROTO / -EPIPE: the supervisor is gone or broke

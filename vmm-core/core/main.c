@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 
 #include "core.h"
 #include "log.h"
@@ -55,7 +54,7 @@ int main(int argc, char **argv)
 	static struct vm vm = { .kvm_fd = -1, .vm_fd = -1, .exit_efd = -1 };
 	static struct control ctl;
 	struct core_config c;
-	struct core_config_fds f = { -1, -1, -1 };
+	struct core_config_fds f = { .kernel = -1, .initrd = -1, .mem = -1 };
 	char err[512] = "";
 	sigset_t set;
 	int ipc, r, rc;
@@ -70,12 +69,16 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = recv_config(ipc, &c, &f);
-	if (!r && c.nslots > WORKER_SLOTS)
-		r = -EINVAL;     /* more slots than the core has */
+	for (unsigned i = 0; !r && i < IPC_MAX_SLOTS; i++)
+		if (c.slot_kind[i] != IPC_DEV_NONE && !worker_slot_takes(i, c.slot_kind[i]))
+			r = -EINVAL;     /* no such slot, or one of another kind */
 	if (r)
 		fatalx("bad configuration from the supervisor: %s", strerror(-r));
 	vm_init(&vm);
-	control_init(&ctl, &vm_control_ops, &vm, ipc, c.nslots, c.slot_kind);
+	control_init(&ctl, &vm_control_ops, &vm, ipc, c.slot_kind);
+	r = control_slots_config(&ctl, &c, &f);
+	if (r)
+		fatalx("bad stats page from the supervisor: %s", strerror(-r));
 	r = vm_build(&vm, &c, &f, err, sizeof(err));
 	closep(&f.kernel);
 	closep(&f.initrd);

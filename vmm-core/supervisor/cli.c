@@ -1,7 +1,8 @@
 /*
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
  * with a handler filling struct vm_config (-machine, -smp, ... here; -drive, -device, -chardev
- * in cli_disks.c), property lists split by cli_props.c.
+ * in cli_disks.c; -netdev in cli_nets.c; the vsock -device in cli_vsock.c), property lists
+ * split by cli_props.c.
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
 #include <ctype.h>
@@ -14,9 +15,7 @@
 
 #include "bulkhead-config.h"
 #include "cli.h"
-#include "cli_disks.h"
 #include "cli_props.h"
-#include "log.h"
 #include "util.h"
 
 /* ---- -machine ---- */
@@ -339,10 +338,20 @@ static const struct cli_opt cli_opts[] = {
 	  "[,iops=N][,iothread=T]", "a raw disk image served by its own bulkhead-blk (max 6)",
 	  cli_opt_drive },
 	{ "-device", ARG_REQUIRED, "virtio-blk-device,drive=ID[,id=DEV] | "
-	  "vhost-user-blk-device,chardev=C[,id=DEV]", "a disk device", cli_opt_device },
+	  "vhost-user-blk-device,chardev=C[,id=DEV] | "
+	  "virtio-net-device,netdev=ID[,id=DEV][,mac=MAC][,mq=on|off] | "
+	  "vsock,id=ID,guest-cid=N[,uds-path=PATH|,vhostfd=FD] | "
+	  "vhost-user-vsock-device,chardev=C[,id=DEV]",
+	  "a disk device, a NIC for a -netdev, or the VM's vsock device", cli_opt_device },
+	{ "-netdev", ARG_REQUIRED, "tap,id=ID,ifname=TAP[,queues=N][,vhost=off] | "
+	  "tap,id=ID,fds=FD[:FD...] | vhost-user,id=ID,chardev=C | "
+	  "id=ID,netdev=TAP[,mac=MAC][,iothread=T]",
+	  "a tap (by name, or inherited fds, one per queue pair, max 8) or an external "
+	  "vhost-user backend for a -device virtio-net-device, or with netdev= a NIC by itself "
+	  "(max 2 NICs)", cli_opt_netdev },
 	{ "-chardev", ARG_REQUIRED, "socket,id=C,path=PATH[,server][,nowait]",
-	  "a unix socket (for vhost-user-blk-device: an external backend to connect to)",
-	  cli_opt_chardev },
+	  "a unix socket (for vhost-user-blk-device and -netdev vhost-user: an external "
+	  "backend to connect to)", cli_opt_chardev },
 	{ "-runas", ARG_REQUIRED, "USER[:GROUP]", "bulkhead extension: when started as root, run "
 	  "every child (core, bulkhead-blk, qmpd) as USER, with no supplementary groups",
 	  opt_runas },
@@ -397,6 +406,8 @@ static int check_config(struct cli_state *st)
 {
 	int ret = cli_resolve_disks(st);
 
+	if (!ret)
+		ret = cli_resolve_nets(st);
 	if (ret)
 		return ret;
 	if (st->cfg->kernel[0] == '\0')
@@ -410,7 +421,7 @@ static int check_config(struct cli_state *st)
 static bool repeatable(const struct cli_opt *o)
 {
 	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev ||
-	       o->fn == opt_hotplug_dir;
+	       o->fn == cli_opt_netdev || o->fn == opt_hotplug_dir;
 }
 
 /* Handle argv[*i]; advances *i past a consumed argument. <0 error, >0 exit 0. */
@@ -486,4 +497,6 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nhotplug_dirs; i++)
 		fprintf(out, "hotplug-dir=%s\n", cfg->hotplug_dirs[i]);
 	cli_print_devices(out, cfg);
+	cli_print_nets(out, cfg);
+	cli_print_vsock(out, cfg);
 }

@@ -1,13 +1,11 @@
 /* The disk options of the command line: -drive, -device virtio-blk-device /
- * vhost-user-blk-device and -chardev, bound together once the whole line is read, and the
+ * vhost-user-blk-device (and the -device dispatch, NICs included) and -chardev, bound together once the whole line is read, and the
  * slot order of the disks (command-line order, at most 6 as in StratoVirt). */
-#include <ctype.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_disks.h"
+#include "cli_props.h"
 #include "util.h"
 #include "worker_kinds.h"
 
@@ -118,13 +116,6 @@ int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *a
 	return 0;
 }
 
-/* -device: the leading bare word (or driver=) picks the property table. */
-static int dev_driver(struct cli_state *st UNUSED, const char *opt UNUSED,
-		      const char *key UNUSED, const char *val UNUSED)
-{
-	return 0;
-}
-
 static int blk_serial(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
 	st->blkdev->has_serial = true;
@@ -133,7 +124,7 @@ static int blk_serial(struct cli_state *st, const char *opt, const char *key, co
 }
 
 static const struct prop_desc blk_dev_props[] = {
-	PROP_HANDLER("driver", dev_driver),
+	PROP_HANDLER("driver", cli_prop_ignore),
 	PROP_FIELD("drive", PROP_ID, struct blk_device, drive),
 	PROP_FIELD("id", PROP_ID, struct blk_device, id),
 	PROP_HANDLER("serial", blk_serial),
@@ -141,7 +132,7 @@ static const struct prop_desc blk_dev_props[] = {
 };
 
 static const struct prop_desc vub_props[] = {
-	PROP_HANDLER("driver", dev_driver),
+	PROP_HANDLER("driver", cli_prop_ignore),
 	PROP_FIELD("chardev", PROP_ID, struct vm_vhost_user_blk, chardev),
 	PROP_FIELD("id", PROP_ID, struct vm_vhost_user_blk, dev_id),
 };
@@ -156,6 +147,8 @@ static int device_blk(struct cli_state *st, const char *opt, const struct props 
 	b = st->blkdev = &st->blkdevs[st->nblkdevs];
 	memset(b, 0, sizeof(*b));
 	ret = cli_props_apply(st, opt, pr, blk_dev_props, ARRAY_SIZE(blk_dev_props), b);
+	if (!ret)
+		ret = cli_check_dev_id(st, opt, b->id);
 	if (ret)
 		return ret;
 	if (!b->drive[0])
@@ -176,6 +169,8 @@ static int device_vub(struct cli_state *st, const char *opt, const struct props 
 	memset(v, 0, sizeof(*v));
 	v->seq = st->seq;
 	ret = cli_props_apply(st, opt, pr, vub_props, ARRAY_SIZE(vub_props), v);
+	if (!ret)
+		ret = cli_check_dev_id(st, opt, v->dev_id);
 	if (ret)
 		return ret;
 	if (!v->chardev[0])
@@ -184,17 +179,16 @@ static int device_vub(struct cli_state *st, const char *opt, const struct props 
 	return 0;
 }
 
+/* -device: the leading bare word (or driver=) picks the property table. */
 int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	struct props pr;
-	const char *drv = NULL;
+	const char *drv;
 	int ret = cli_props_split(st, o->name, arg, "driver", &pr);
 
 	if (ret)
 		return ret;
-	for (unsigned i = 0; i < pr.n; i++)
-		if (!strcmp(pr.p[i].key, "driver"))
-			drv = pr.p[i].val;
+	drv = cli_props_get(&pr, "driver");
 	if (!drv || !*drv)
 		return cli_fail(st, "%s: a driver is required", o->name);
 	/* the disk worker's drivers (common/worker_kinds.c): virtio-blk-device, and
@@ -203,6 +197,10 @@ int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *ar
 		return device_blk(st, o->name, &pr);
 	if (!strcmp(drv, "vhost-user-blk-device"))
 		return device_vub(st, o->name, &pr);
+	if (cli_is_net_driver(drv))
+		return cli_device_net(st, o->name, &pr);
+	if (cli_is_vsock_driver(drv))
+		return cli_device_vsock(st, o->name, drv, &pr);
 	return cli_fail(st, "%s: driver '%s' is not supported", o->name, drv);
 }
 
@@ -233,27 +231,42 @@ static int bind_blk_devices(struct cli_state *st)
 	return 0;
 }
 
+/* One external backend per chardev, one that exists, and one bulkhead connects to. */
+static int use_chardev(struct cli_state *st, bool *used, const char *opt, const char *id)
+{
+	struct vm_config *c = st->cfg;
+	unsigned j;
+
+	for (j = 0; j < c->nchardevs && strcmp(c->chardevs[j].id, id); j++)
+		;
+	if (j == c->nchardevs)
+		return cli_fail(st, "%s: chardev '%s' is not defined", opt, id);
+	if (used[j])
+		return cli_fail(st, "%s: chardev '%s' is used by more than one device", opt, id);
+	/* bulkhead connects to the backend; a listening chardev would wait for it */
+	if (c->chardevs[j].server)
+		return cli_fail(st, "%s: chardev '%s' must be a client socket (no server) for a "
+			    "vhost-user backend", opt, id);
+	used[j] = true;
+	return 0;
+}
+
+/* -device vhost-user-blk-device, -netdev vhost-user and -device vhost-user-vsock-device */
 static int bind_vhost_user(struct cli_state *st)
 {
 	struct vm_config *c = st->cfg;
 	bool used[VM_MAX_CHARDEVS] = { false };
+	int ret;
 
-	for (unsigned i = 0; i < c->nvhost_user_blk; i++) {
-		const char *id = c->vhost_user_blk[i].chardev;
-		unsigned j;
-
-		for (j = 0; j < c->nchardevs && strcmp(c->chardevs[j].id, id); j++)
-			;
-		if (j == c->nchardevs)
-			return cli_fail(st, "-device: chardev '%s' is not defined", id);
-		if (used[j])
-			return cli_fail(st, "-device: chardev '%s' is used by more than one device", id);
-		/* bulkhead connects to the backend; a listening chardev would wait for it */
-		if (c->chardevs[j].server)
-			return cli_fail(st, "-device: chardev '%s' must be a client socket (no server) "
-				    "for vhost-user-blk-device", id);
-		used[j] = true;
-	}
+	for (unsigned i = 0; i < c->nvhost_user_blk; i++)
+		if ((ret = use_chardev(st, used, "-device", c->vhost_user_blk[i].chardev)))
+			return ret;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (c->nets[i].chardev[0] &&
+		    (ret = use_chardev(st, used, "-netdev", c->nets[i].chardev)))
+			return ret;
+	if (c->vsock.chardev[0])
+		return use_chardev(st, used, "-device", c->vsock.chardev);
 	return 0;
 }
 

@@ -1,13 +1,16 @@
 /* The pieces every option handler of the command line shares (cli_props.h): one-line errors,
- * bounded copies, numbers, on/off, and the "key=value,..." property-list splitter. */
+ * bounded copies, numbers, on/off, MAC addresses, device ids, and the "key=value,..."
+ * property-list splitter. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_props.h"
+#include "util.h"
 
 /* Fill err with one line; returns -EINVAL so handlers can `return cli_fail(...)`. */
 PRINTF(2, 3) int cli_fail(struct cli_state *st, const char *fmt, ...)
@@ -163,21 +166,51 @@ int cli_copy_serial(struct cli_state *st, const char *opt, const char *key, char
 	return 0;
 }
 
+/* A NIC's own address: six hex pairs, unicast (a multicast source address is invalid on the
+ * wire) and not zero (zero is what "not given" looks like). */
+static int copy_mac(struct cli_state *st, const char *opt, const char *key, uint8_t *mac,
+		    const char *val)
+{
+	bool ok;
+	int ret = cli_need_val(st, opt, key, val);
+
+	if (ret)
+		return ret;
+	ok = strlen(val) == 17;
+	for (size_t i = 0; ok && i < 17; i++)
+		ok = i % 3 == 2 ? val[i] == ':' : isxdigit((unsigned char)val[i]) != 0;
+	if (!ok)
+		return cli_fail(st, "%s: %s '%s' is not a MAC address (six hex pairs separated by ':')",
+			    opt, key, val);
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)strtoul(val + 3 * i, NULL, 16);
+	if (mac[0] & 1)
+		return cli_fail(st, "%s: %s '%s' is a multicast address", opt, key, val);
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return cli_fail(st, "%s: %s '%s' is all zeros", opt, key, val);
+	return 0;
+}
+
 static int apply_one(struct cli_state *st, const char *opt, const struct prop_desc *d,
 		     const struct prop *p, void *obj)
 {
-	char *field = (char *)obj + d->off;
+	char *field;
 	int ret;
 
-	switch (d->type) {
-	case PROP_FN:
+	/* A handler-only list (-smp's) has no object: obj is NULL, and NULL + 0 is already
+	 * undefined behaviour (clang's UBSan stopped fuzz-cli on the first seed). */
+	if (d->type == PROP_FN)
 		return d->fn(st, opt, p->key, p->val);
+	field = (char *)obj + d->off;
+	switch (d->type) {
 	case PROP_ID:
 		return copy_id(st, opt, p->key, field, d->size, p->val);
 	case PROP_SERIAL:
 		return cli_copy_serial(st, opt, p->key, field, d->size, p->val);
 	case PROP_BOOL:
 		return cli_prop_bool(st, opt, p->key, p->val, (bool *)field);
+	case PROP_MAC:
+		return copy_mac(st, opt, p->key, (uint8_t *)field, p->val);
 	case PROP_STR:
 	default:
 		ret = cli_need_val(st, opt, p->key, p->val);
@@ -213,6 +246,42 @@ int cli_props_parse(struct cli_state *st, const char *opt, const char *arg,
 	int ret = cli_props_split(st, opt, arg, defkey, &pr);
 
 	return ret ? ret : cli_props_apply(st, opt, &pr, descs, ndescs, obj);
+}
+
+const char *cli_props_get(const struct props *pr, const char *key)
+{
+	for (unsigned i = 0; i < pr->n; i++)
+		if (!strcmp(pr->p[i].key, key))
+			return pr->p[i].val;
+	return NULL;
+}
+
+int cli_prop_ignore(struct cli_state *st UNUSED, const char *opt UNUSED, const char *key UNUSED,
+		    const char *val UNUSED)
+{
+	return 0;
+}
+
+/* QMP's device_del names a device by its id, whatever its kind, so ids are one namespace.
+ * Called before the device being parsed is counted; NIC devices are still pending then, an
+ * old-form -netdev (a NIC by itself) is already in cfg->nets with has_device. */
+int cli_check_dev_id(struct cli_state *st, const char *opt, const char *id)
+{
+	const struct vm_config *c = st->cfg;
+	bool used = false;
+
+	if (!id[0])
+		return 0;
+	for (unsigned i = 0; i < st->nblkdevs; i++)
+		used |= !strcmp(st->blkdevs[i].id, id);
+	for (unsigned i = 0; i < c->nvhost_user_blk; i++)
+		used |= !strcmp(c->vhost_user_blk[i].dev_id, id);
+	for (unsigned i = 0; i < st->nnicdevs; i++)
+		used |= !strcmp(st->nicdevs[i].id, id);
+	for (unsigned i = 0; i < c->nnets; i++)
+		used |= c->nets[i].has_device && !strcmp(c->nets[i].dev_id, id);
+	used |= c->vsock.present && !strcmp(c->vsock.id, id);
+	return used ? cli_fail(st, "%s: id '%s' is used by another device", opt, id) : 0;
 }
 
 int cli_need_val(struct cli_state *st, const char *opt, const char *key, const char *val)

@@ -1,5 +1,6 @@
 /* Supervisor only: the parser state and the helpers (cli_props.c) every option handler of the
- * command line uses, in cli.c and cli_disks.c. Not for other modules. */
+ * command line uses, in cli.c, cli_disks.c and cli_nets.c, and the disk and network options
+ * cli.c's table names. Not for other modules. */
 #ifndef BULKHEAD_CLI_PROPS_H
 #define BULKHEAD_CLI_PROPS_H
 
@@ -20,6 +21,15 @@ struct blk_device {
 	bool has_serial;
 };
 
+/* A -device virtio-net-device waiting for its -netdev (which may come later on the line). */
+struct nic_device {
+	char netdev[VM_ID_MAX + 1];
+	char id[VM_ID_MAX + 1];
+	char iothread[VM_ID_MAX + 1];
+	uint8_t mac[6];                  /* all zero when not given (cli_props refuses zero) */
+	bool mq, has_mq;
+};
+
 struct cli_state {
 	struct vm_config *cfg;
 	FILE *out;
@@ -30,6 +40,10 @@ struct cli_state {
 	struct blk_device *blkdev;       /* the -device virtio-blk-device being parsed */
 	unsigned nblkdevs;
 	struct blk_device blkdevs[VM_MAX_DISKS];
+	struct vm_net *net;              /* the -netdev being parsed */
+	struct nic_device *nicdev;       /* the -device virtio-net-device being parsed */
+	unsigned nnicdevs;
+	struct nic_device nicdevs[VM_MAX_NICS];
 };
 
 enum cli_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
@@ -41,7 +55,6 @@ struct cli_opt {
 	const char *help;
 	int (*fn)(struct cli_state *st, const struct cli_opt *o, const char *arg);
 };
-
 
 #define PROPS_MAX 16
 #define PROPS_BUF (3 * VM_PATH_MAX)
@@ -65,6 +78,7 @@ enum prop_type {
 	PROP_STR,        /* a non-empty string */
 	PROP_SERIAL,     /* printable characters */
 	PROP_BOOL,       /* on|off|true|false; a bare key means on */
+	PROP_MAC,        /* xx:xx:xx:xx:xx:xx, unicast, not zero, into a uint8_t[6] */
 };
 
 struct prop_desc {
@@ -103,5 +117,35 @@ int cli_props_apply(struct cli_state *st, const char *opt, const struct props *p
 		    const struct prop_desc *descs, size_t ndescs, void *obj);
 int cli_props_parse(struct cli_state *st, const char *opt, const char *arg, const char *defkey,
 		    const struct prop_desc *descs, size_t ndescs, void *obj);
+/* The value of key in pr (NULL for a bare flag or when absent). */
+const char *cli_props_get(const struct props *pr, const char *key);
+/* A PROP_HANDLER for keys already read with cli_props_get (-device's driver, -netdev's type). */
+int cli_prop_ignore(struct cli_state *st, const char *opt, const char *key, const char *val);
+/* Refuse a non-empty device id another -device (disk or NIC) already has. */
+int cli_check_dev_id(struct cli_state *st, const char *opt, const char *id);
+
+/* ---- the disk options (cli_disks.c) ---- */
+int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg);
+int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *arg);
+int cli_opt_chardev(struct cli_state *st, const struct cli_opt *o, const char *arg);
+/* Bind devices to drives and chardevs, and number the disks' slots in command-line order. */
+int cli_resolve_disks(struct cli_state *st);
+void cli_print_devices(FILE *out, const struct vm_config *c);
+
+/* ---- the network options (cli_nets.c) ---- */
+int cli_opt_netdev(struct cli_state *st, const struct cli_opt *o, const char *arg);
+/* -device virtio-net-device / virtio-net-mmio, from cli_opt_device */
+bool cli_is_net_driver(const char *drv);
+int cli_device_net(struct cli_state *st, const char *opt, const struct props *pr);
+/* Bind devices to netdevs; every netdev needs exactly one device. */
+int cli_resolve_nets(struct cli_state *st);
+void cli_print_nets(FILE *out, const struct vm_config *c);
+
+/* ---- the vsock device (cli_vsock.c) ---- */
+/* -device vsock / vhost-vsock-device / vhost-user-vsock-device, from cli_opt_device */
+bool cli_is_vsock_driver(const char *drv);
+int cli_device_vsock(struct cli_state *st, const char *opt, const char *drv,
+		     const struct props *pr);
+void cli_print_vsock(FILE *out, const struct vm_config *c);
 
 #endif

@@ -1,23 +1,25 @@
 /* The host half of hotplug that the core may not do itself: opening images (blockdev-add, only
- * inside -hotplug-dir), a worker for each device_add and its end at device_del. Every request
- * from the core is checked again here. */
+ * inside -hotplug-dir) and taps (netdev_add), a worker for each device_add and its end at
+ * device_del. Every request from the core is checked again here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bulkhead-config.h"
 #include "log.h"
 #include "supervisor_priv.h"
+#include "tap.h"
 #include "util.h"
 
 PRINTF(3, 4) static uint32_t fail(struct hotplug_reply *r, uint32_t err, const char *fmt, ...)
@@ -34,7 +36,7 @@ PRINTF(3, 4) static uint32_t fail(struct hotplug_reply *r, uint32_t err, const c
 static struct sup_node *find_node(struct supervisor *s, const char *name)
 {
 	for (unsigned i = 0; i < SUP_MAX_NODES; i++)
-		if (s->node[i].used && !strcmp(s->node[i].d.id, name))
+		if (s->node[i].used && !strcmp(s->node[i].id, name))
 			return &s->node[i];
 	return NULL;
 }
@@ -49,6 +51,9 @@ static bool device_id_used(const struct supervisor *s, const char *id)
 			return true;
 	for (unsigned i = 0; i < c->nvhost_user_blk; i++)
 		if (!strcmp(c->vhost_user_blk[i].dev_id, id))
+			return true;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].dev_id, id))
 			return true;
 	for (unsigned i = 0; i < WORKER_SLOTS; i++)
 		if (s->worker[i].node && !strcmp(s->worker[i].dev_id, id))
@@ -140,6 +145,25 @@ static int open_image(struct supervisor *s, const struct hotplug_request *h,
 	return fd;
 }
 
+/* A free node, or NULL after the error reply. */
+static struct sup_node *new_node(struct supervisor *s, const struct hotplug_request *h,
+				 struct hotplug_reply *r)
+{
+	if (!qmp_id_ok(h->node_name) || strlen(h->filename) >= VM_PATH_MAX) {
+		fail(r, QMP_ERR_GENERIC, "invalid node-name, id, filename or ifname");
+		return NULL;
+	}
+	if (find_node(s, h->node_name)) {
+		fail(r, QMP_ERR_GENERIC, "Duplicate nodes with node-name='%s'", h->node_name);
+		return NULL;
+	}
+	for (unsigned i = 0; i < SUP_MAX_NODES; i++)
+		if (!s->node[i].used)
+			return &s->node[i];
+	fail(r, QMP_ERR_GENERIC, "too many block nodes and netdevs");
+	return NULL;
+}
+
 /*
  * Open an image named by a QMP client. Safe because: qmpd only talks to the VM's uid and root
  * (SO_PEERCRED), and the socket is ours, mode 0600; with -hotplug-dir only files inside those
@@ -149,43 +173,91 @@ static int open_image(struct supervisor *s, const struct hotplug_request *h,
 static uint32_t blockdev_add(struct supervisor *s, const struct hotplug_request *h,
 			     struct hotplug_reply *r)
 {
-	struct sup_node *n = NULL;
+	struct sup_node *n = new_node(s, h, r);
 	int fd;
 
-	if (!qmp_id_ok(h->node_name) || strlen(h->filename) >= VM_PATH_MAX)
-		return fail(r, QMP_ERR_GENERIC, "invalid node-name or filename");
-	if (find_node(s, h->node_name))
-		return fail(r, QMP_ERR_GENERIC, "Duplicate nodes with node-name='%s'", h->node_name);
-	for (unsigned i = 0; !n && i < SUP_MAX_NODES; i++)
-		if (!s->node[i].used)
-			n = &s->node[i];
 	if (!n)
-		return fail(r, QMP_ERR_GENERIC, "too many block nodes");
+		return r->error;
 	fd = open_image(s, h, r);
 	if (fd < 0)
 		return r->error;
-	*n = (struct sup_node){ .used = true, .hotplug = true, .kind = WORKER_BLK, .fd = fd,
-				.slot = -1, .d = { .readonly = h->read_only, .direct = h->direct } };
+	*n = (struct sup_node){ .used = true, .hotplug = true, .kind = WORKER_BLK, .fds = { fd },
+				.nfds = 1, .slot = -1,
+				.d = { .readonly = h->read_only, .direct = h->direct } };
+	snprintf(n->id, sizeof(n->id), "%s", h->node_name);
 	snprintf(n->d.id, sizeof(n->d.id), "%s", h->node_name);
 	snprintf(n->d.file, sizeof(n->d.file), "%s", h->filename);
-	log_info("blockdev-add %s: %s%s%s", n->d.id, n->d.file, h->read_only ? ", read-only" : "",
+	log_info("blockdev-add %s: %s%s%s", n->id, n->d.file, h->read_only ? ", read-only" : "",
 		 h->direct ? ", O_DIRECT" : "");
 	return QMP_OK;
 }
 
-static uint32_t blockdev_del(struct supervisor *s, const struct hotplug_request *h,
-			     struct hotplug_reply *r)
+/* blockdev-del and netdev_del: only what a hotplug added, and only while no device uses it */
+static uint32_t node_del(struct supervisor *s, const struct hotplug_request *h,
+			 struct hotplug_reply *r, enum worker_kind kind)
 {
 	struct sup_node *n = find_node(s, h->node_name);
 
-	if (!n || !n->hotplug)
+	if (!n || !n->hotplug || n->kind != kind)
 		return fail(r, QMP_ERR_GENERIC, "Failed to find node with node-name='%s'",
 			    h->node_name);
 	if (n->slot >= 0)
-		return fail(r, QMP_ERR_GENERIC, "Node '%s' is busy: a device uses it", n->d.id);
-	closep(&n->fd);
+		return fail(r, QMP_ERR_GENERIC, "Node '%s' is busy: a device uses it", n->id);
+	sup_node_close(n);
 	memset(n, 0, sizeof(*n));
 	return QMP_OK;
+}
+
+/* netdev_add: one queue of an existing tap (never one we create), or the queues of one tap a
+ * QMP client passed (getfd; msg carries them): checked to be that, then ours. */
+static uint32_t netdev_add(struct supervisor *s, const struct hotplug_request *h,
+			   struct ipc_msg *msg, struct hotplug_reply *r)
+{
+	struct sup_node *n = new_node(s, h, r);
+	char err[QMP_DESC_MAX / 2] = "ifname too long";
+	char ifname[IFNAMSIZ];
+	unsigned queues = h->nfds ? h->nfds : 1;
+	int fds[QMP_NETDEV_FDS_MAX];
+
+	if (!n)
+		return r->error;
+	if (h->nfds) {
+		if (tap_check_queues(msg->fds, h->nfds, ifname, err, sizeof(err)) < 0)
+			return fail(r, QMP_ERR_GENERIC, "netdev_add %s: %s", h->node_name, err);
+		memcpy(fds, msg->fds, h->nfds * sizeof(int));
+		msg->nfds = 0;
+	} else {
+		if (strlen(h->filename) > VM_IFNAME_MAX ||
+		    tap_open(h->filename, 1, fds, err, sizeof(err)) < 0)
+			return fail(r, QMP_ERR_GENERIC, "netdev_add %s: %s", h->node_name, err);
+		snprintf(ifname, sizeof(ifname), "%s", h->filename);
+	}
+	*n = (struct sup_node){ .used = true, .hotplug = true, .kind = WORKER_NET, .nfds = queues,
+				.slot = -1, .net = { .queues = queues } };
+	memcpy(n->fds, fds, queues * sizeof(int));
+	snprintf(n->id, sizeof(n->id), "%s", h->node_name);
+	snprintf(n->net.id, sizeof(n->net.id), "%s", h->node_name);
+	snprintf(n->net.ifname, sizeof(n->net.ifname), "%s", ifname);
+	sup_net_rss(n);
+	log_info("netdev_add %s: tap %s, %u queue pair(s)%s", n->id, ifname, queues,
+		 h->nfds ? " from the client's fds" : "");
+	return QMP_OK;
+}
+
+/* A NIC takes the MAC its slot showed the guest at boot: the driver read it then, once. */
+static bool nic_mac_ok(const struct supervisor *s, unsigned slot, const char *mac,
+		       struct hotplug_reply *r)
+{
+	const uint8_t *m = s->slot_mac[slot];
+	char want[18];
+
+	snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+		 m[4], m[5]);
+	if (!mac[0] || !strcasecmp(mac, want))
+		return true;
+	fail(r, QMP_ERR_GENERIC, "mac %s: this NIC slot's driver took %s at boot; a NIC plugged "
+	     "in keeps it (omit mac, or give that one)", mac, want);
+	return false;
 }
 
 /* Checks, then a new worker for the node; *fd = the core's end of its socket. */
@@ -203,17 +275,26 @@ static uint32_t device_add(struct supervisor *s, const struct hotplug_request *h
 	if (!n || !n->hotplug || n->slot >= 0 || (int)n->kind != kind)
 		return fail(r, QMP_ERR_GENERIC, "%s '%s' is unknown or in use",
 			    worker_kinds[kind].noun, h->node_name);
+	if (kind == WORKER_NET) {
+		if (!nic_mac_ok(s, h->slot, h->mac, r))
+			return r->error;
+		memcpy(n->net.mac, s->slot_mac[h->slot], sizeof(n->net.mac));
+	}
 	w = &s->worker[h->slot];
 	*w = (struct worker){ .kind = n->kind, .node = n, .slot = h->slot, .pid = -1 };
+	/* a new device counts from zero (its worker starts the page afresh without the magic) */
+	if (s->stats_fd[h->slot] >= 0 &&
+	    pwrite(s->stats_fd[h->slot], &(uint64_t){ 0 }, sizeof(uint64_t), 0) != sizeof(uint64_t))
+		log_warn("device_add %s: resetting its counters", h->device_id);
 	snprintf(w->dev_id, sizeof(w->dev_id), "%s", h->device_id);
 	if (sup_worker_spawn(s, w, fd) < 0) {
 		*w = (struct worker){ .slot = h->slot, .pid = -1 };
 		return fail(r, QMP_ERR_GENERIC, "starting %s for '%s' failed",
-			    worker_kinds[kind].program, n->d.id);
+			    worker_kinds[kind].program, n->id);
 	}
 	n->slot = (int)h->slot;
 	log_info("device_add %s: slot %u, %s %s", h->device_id, h->slot, worker_kinds[kind].noun,
-		 n->d.id);
+		 n->id);
 	return QMP_OK;
 }
 
@@ -247,7 +328,13 @@ void sup_hotplug(struct supervisor *s, struct ipc_msg *msg)
 		blockdev_add(s, &h, &r);
 		break;
 	case HOTPLUG_BLOCKDEV_DEL:
-		blockdev_del(s, &h, &r);
+		node_del(s, &h, &r, WORKER_BLK);
+		break;
+	case HOTPLUG_NETDEV_ADD:
+		netdev_add(s, &h, msg, &r);
+		break;
+	case HOTPLUG_NETDEV_DEL:
+		node_del(s, &h, &r, WORKER_NET);
 		break;
 	case HOTPLUG_DEVICE_ADD:
 		device_add(s, &h, &r, &fd);

@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bulkhead-config.h"
 #include "log.h"
 #include "supervisor_priv.h"
 #include "util.h"
@@ -104,62 +103,30 @@ void sup_qmp_close(struct supervisor *s)
 
 /* ---- bulkhead-qmpd ---- */
 
-/* fd 3: the listening socket, fd 4: its end of the new core<->qmpd pair. */
-static void exec_qmpd(struct supervisor *s, const char *path, int core_end)
-{
-	char a_uid[32], a_runas[48];
-	char *argv[7] = { (char *)"bulkhead-qmpd", (char *)"--listen-fd=3",
-			  (char *)"--core-fd=4", a_uid };
-	int fds[2] = { s->qmp_fd, core_end }, n = 4;
-
-	sup_child_setup(s, fds, 2, false);
-	/* qmpd lets this uid (the VM's: the -runas user, else ours) and root talk to it */
-	snprintf(a_uid, sizeof(a_uid), "--uid=%u", s->runas ? (unsigned)s->run_uid :
-		 (unsigned)getuid());
-	sup_runas_arg(s, a_runas, sizeof(a_runas));
-	if (a_runas[0])
-		argv[n++] = a_runas;
-	if (s->cfg->disable_seccomp)
-		argv[n++] = (char *)"--disable-seccomp";
-	argv[n] = NULL;
-	execv(path, argv);
-	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
-	_exit(127);
-}
-
+/* fd 3: its end of a new core<->qmpd pair, fd 4: the listening socket. */
 int sup_qmpd_start(struct supervisor *s)
 {
-	char path[PATH_MAX + 32];
-	int sv[2], r;
+	struct sup_child c = { .program = "bulkhead-qmpd", .build_dir = "qmpd",
+			       .sock_type = SOCK_SEQPACKET, .pidns = true,
+			       .fds = { s->qmp_fd }, .nfds = 1 };
+	int core_end, r;
 
-	if (sup_helper_path("bulkhead-qmpd", "qmpd", path, sizeof(path)) < 0) {
-		log_warnx("cannot find bulkhead-qmpd next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
+	/* qmpd lets this uid (the VM's: the -runas user, else ours) and root talk to it */
+	if (sup_arg(&c.args, "--core-fd=3") < 0 || sup_arg(&c.args, "--listen-fd=4") < 0 ||
+	    sup_arg(&c.args, "--uid=%u", s->runas ? (unsigned)s->run_uid : (unsigned)getuid()) ||
+	    sup_sandbox_args(s, &c.args) < 0)
 		return -1;
-	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("socketpair");
+	s->qmpd_pid = sup_spawn(s, &c, &core_end);
+	if (s->qmpd_pid < 0)
 		return -1;
-	}
-	s->qmpd_pid = sup_fork(s, true);
-	if (s->qmpd_pid == 0)
-		exec_qmpd(s, path, sv[1]);
-	close(sv[1]);
-	if (s->qmpd_pid < 0) {
-		log_warn("fork");
-		close(sv[0]);
-		return -1;
-	}
 	/* the core's end goes to the core; we keep neither, so each sees the other's EOF */
-	r = ipc_qmpd_attach_send(s->ipc, sv[0]);
-	close(sv[0]);
+	r = ipc_qmpd_attach_send(s->ipc, core_end);
+	close(core_end);
 	if (r < 0)
 		log_warnx("handing qmpd to the core: %s", strerror(-r));
 	return r < 0 ? -1 : 0;
 }
 
-/* The VM outlives qmpd: start another on the same listening socket; clients reconnect. A
- * qmpd that keeps dying is restarted when the oldest of its last restarts leaves the window,
- * not in a tight loop. */
 /* The core has ended (maybe not reaped yet): then qmpd left because of it. */
 static bool core_gone(const struct supervisor *s)
 {
@@ -178,14 +145,7 @@ void sup_qmpd_died(struct supervisor *s, int status)
 		return;
 	log_warnx("qmpd %s %d; restarting it", WIFSIGNALED(status) ? "was killed by signal" :
 		  "exited with status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	if (!sup_restart_allowed(&s->qmpd_rs, QMPD_RESTART_BURST, QMPD_RESTART_WINDOW_NS)) {
-		s->qmpd_due_ns = s->qmpd_rs.ns[s->qmpd_rs.n % QMPD_RESTART_BURST] + QMPD_RESTART_WINDOW_NS;
-		log_warnx("qmpd restarted %d times within %llu s; next try in a while", QMPD_RESTART_BURST,
-			  QMPD_RESTART_WINDOW_NS / 1000000000ULL);
-		return;
-	}
-	if (sup_qmpd_start(s) < 0)
-		s->qmpd_due_ns = mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
+	s->qmpd_due_ns = mono_ns();
 }
 
 int sup_qmpd_timeout(const struct supervisor *s)
@@ -197,6 +157,9 @@ int sup_qmpd_timeout(const struct supervisor *s)
 	return s->qmpd_due_ns <= now ? 0 : (int)((s->qmpd_due_ns - now) / 1000000 + 1);
 }
 
+/* The VM outlives qmpd: start another on the same listening socket; clients reconnect. A
+ * qmpd that keeps dying is restarted when the oldest of its last restarts leaves the window,
+ * not in a tight loop. */
 void sup_qmpd_tick(struct supervisor *s)
 {
 	if (!s->qmpd_due_ns || mono_ns() < s->qmpd_due_ns)
@@ -204,7 +167,12 @@ void sup_qmpd_tick(struct supervisor *s)
 	s->qmpd_due_ns = 0;
 	if (s->ending || s->have_exit || s->qmpd_pid > 0)
 		return;
-	s->qmpd_rs.ns[s->qmpd_rs.n++ % QMPD_RESTART_BURST] = mono_ns();
+	if (!sup_restart_allowed(&s->qmpd_rs, QMPD_RESTART_BURST, QMPD_RESTART_WINDOW_NS)) {
+		s->qmpd_due_ns = s->qmpd_rs.ns[s->qmpd_rs.n % QMPD_RESTART_BURST] + QMPD_RESTART_WINDOW_NS;
+		log_warnx("qmpd restarted %d times within %llu s; next try in a while", QMPD_RESTART_BURST,
+			  QMPD_RESTART_WINDOW_NS / 1000000000ULL);
+		return;
+	}
 	if (sup_qmpd_start(s) < 0)
 		s->qmpd_due_ns = mono_ns() + QMPD_RESTART_WINDOW_NS / QMPD_RESTART_BURST;
 }

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bulkhead-config.h"
@@ -94,13 +94,31 @@ int sup_resolve_runas(struct supervisor *s)
 	return 0;
 }
 
-/* "--runas=UID:GID" for a worker's command line, or "" without -runas. */
-void sup_runas_arg(const struct supervisor *s, char *buf, size_t len)
+int sup_arg(struct sup_args *a, const char *fmt, ...)
 {
-	if (s->runas)
-		snprintf(buf, len, "--runas=%u:%u", (unsigned)s->run_uid, (unsigned)s->run_gid);
-	else if (len)
-		buf[0] = '\0';
+	size_t room = sizeof(a->buf) - a->used;
+	va_list ap;
+	int n;
+
+	a->n += a->n == 0;      /* argv[0] is sup_spawn's */
+	if (a->n + 1 >= SUP_CHILD_ARGS)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(a->buf + a->used, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	a->argv[a->n++] = a->buf + a->used;
+	a->argv[a->n] = NULL;
+	a->used += (size_t)n + 1;
+	return 0;
+}
+
+int sup_sandbox_args(const struct supervisor *s, struct sup_args *a)
+{
+	if (s->runas && sup_arg(a, "--runas=%u:%u", (unsigned)s->run_uid, (unsigned)s->run_gid))
+		return -1;
+	return s->cfg->disable_seccomp ? sup_arg(a, "--disable-seccomp") : 0;
 }
 
 /*
@@ -115,7 +133,7 @@ void sup_runas_arg(const struct supervisor *s, char *buf, size_t len)
  * The core is not cloned so: query-cpus reports its vCPU threads' ids, which must be the
  * host's. Where the host refuses pid namespaces, workers share ours and their sandbox says so.
  */
-pid_t sup_fork(struct supervisor *s, bool pidns)
+static pid_t clone_or_fork(struct supervisor *s, bool pidns)
 {
 	pid_t pid;
 
@@ -204,19 +222,22 @@ int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len)
 	return access(buf, X_OK) == 0 ? 0 : -1;
 }
 
-/* Move fd to one at or above 10 so the dup2()s to 3, 4, ... cannot clobber each other. */
+/* Move fd above every target (3, its socket, then up to SUP_CHILD_FDS and the sandbox report
+ * pipe) so the dup2()s to 3, 4, ... cannot clobber each other. */
 static int high_fd(int fd)
 {
-	return fcntl(fd, F_DUPFD, 10);
+	return fcntl(fd, F_DUPFD, 3 + 1 + SUP_CHILD_FDS + 1);
 }
 
-void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool keep_stdio)
+/* In the new child: PDEATHSIG, plain signal mask, stdin/stdout to /dev/null unless kept, the
+ * log on stderr; then fds[i] becomes fd 3+i and every other fd is closed. */
+static void child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool keep_stdio)
 {
-	int high[4];
+	int high[1 + SUP_CHILD_FDS];
 	sigset_t none;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (!parent_alive(s) || nfds > 4)
+	if (!parent_alive(s) || nfds > 1 + SUP_CHILD_FDS)
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -242,4 +263,39 @@ void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool k
 	}
 	close_range(3 + nfds, ~0U, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+pid_t sup_spawn(struct supervisor *s, struct sup_child *c, int *sock)
+{
+	char path[PATH_MAX + 32];
+	int sv[2], fds[1 + SUP_CHILD_FDS];
+	pid_t pid;
+
+	if (sup_helper_path(c->program, c->build_dir, path, sizeof(path)) < 0) {
+		log_warnx("cannot find %s next to bulkhead or in %s", c->program,
+			  BULKHEAD_LIBEXECDIR);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, c->sock_type | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair");
+		return -1;
+	}
+	pid = clone_or_fork(s, c->pidns);
+	if (pid == 0) {
+		fds[0] = sv[1];
+		memcpy(fds + 1, c->fds, c->nfds * sizeof(int));
+		child_setup(s, fds, 1 + c->nfds, c->keep_stdio);
+		c->args.argv[0] = (char *)c->program;
+		execv(path, c->args.argv);
+		dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		log_warn("fork");
+		close(sv[0]);
+		return -1;
+	}
+	*sock = sv[0];
+	return pid;
 }

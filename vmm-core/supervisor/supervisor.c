@@ -5,33 +5,26 @@
 #include "supervisor.h"
 #include "supervisor_priv.h"
 
+#include "ipc.h"
+#include "log.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "bulkhead-config.h"
-#include "ipc.h"
-#include "log.h"
 #include "sandbox.h"
 #include "util.h"
-
-#define CORE_IPC_FD 3
 
 static const struct ipc_peer core_peer = {
 	.name = "core",
@@ -139,33 +132,34 @@ static void tty_restore(struct supervisor *s)
 	s->tty_raw = false;
 }
 
+/* Its sandbox options come with its configuration (send_config). */
 static int spawn_core(struct supervisor *s)
 {
-	char path[PATH_MAX + 32], arg[32];
-	int sv[2];
+	struct sup_child c = { .program = "bulkhead-core", .sock_type = SOCK_SEQPACKET,
+			       .keep_stdio = s->cfg->serial_stdio };
 
-	if (sup_helper_path("bulkhead-core", NULL, path, sizeof(path)) < 0) {
-		log_warnx("cannot find bulkhead-core next to bulkhead or in %s", BULKHEAD_LIBEXECDIR);
-		return -1;
+	sup_arg(&c.args, "--ipc-fd=3");
+	s->core_pid = sup_spawn(s, &c, &s->ipc);
+	return s->core_pid < 0 ? -1 : 0;
+}
+
+/* The core reads the stats pages through read-only fds of its own: reopened, not dup()ed,
+ * so that neither the fd nor a mapping of it can write. */
+static int stats_for_core(struct supervisor *s, struct core_config *cc, struct core_config_fds *f)
+{
+	char path[64];
+
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++)
+		f->stats[i] = -1;
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+		if (s->stats_fd[i] < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", s->stats_fd[i]);
+		f->stats[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (f->stats[i] < 0)
+			return sup_open_error("stats page", path);
+		cc->stats_slots |= 1u << i;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("socketpair");
-		return -1;
-	}
-	s->core_pid = fork();
-	if (s->core_pid < 0) {
-		log_warn("fork");
-		return -1;
-	}
-	if (s->core_pid == 0) {
-		sup_child_setup(s, &sv[1], 1, s->cfg->serial_stdio);
-		snprintf(arg, sizeof(arg), "--ipc-fd=%d", CORE_IPC_FD);
-		execl(path, "bulkhead-core", arg, (char *)NULL);
-		dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	close(sv[1]);
-	s->ipc = sv[0];
 	return 0;
 }
 
@@ -173,6 +167,7 @@ static int send_config(struct supervisor *s)
 {
 	const struct vm_config *c = s->cfg;
 	struct core_config cc = { .ncpus = c->ncpus, .mem_size = c->mem_size };
+	struct core_config_fds f = s->fds;
 	int r;
 
 	cc.flags = (c->acpi ? CORE_F_ACPI : 0) | (c->dump_guest_core ? CORE_F_DUMP_CORE : 0) |
@@ -183,14 +178,36 @@ static int send_config(struct supervisor *s)
 	cc.runas_uid = s->runas ? s->run_uid : 0;
 	cc.runas_gid = s->runas ? s->run_gid : 0;
 	snprintf(cc.name, sizeof(cc.name), "%s", c->name);
-	cc.nslots = c->ndisks;
-	for (unsigned i = 0; i < c->ndisks; i++)
-		cc.slot_kind[i] = c->disks[i].kind == VM_DISK_DRIVE ? IPC_DEV_BLK :
-				  IPC_DEV_VHOST_USER_BLK;
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		const struct vm_disk *d = &c->disks[i];
+
+		cc.slot_kind[i] = d->kind == VM_DISK_DRIVE ? IPC_DEV_BLK : IPC_DEV_VHOST_USER_BLK;
+		snprintf(cc.slot_dev_id[i], sizeof(cc.slot_dev_id[i]), "%s",
+			 d->kind == VM_DISK_DRIVE ? c->drives[d->index].dev_id :
+						    c->vhost_user_blk[d->index].dev_id);
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		unsigned slot = worker_kinds[WORKER_NET].first_slot + i;
+
+		cc.slot_kind[slot] = c->nets[i].chardev[0] ? IPC_DEV_VHOST_USER_NET : IPC_DEV_NET;
+		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->nets[i].dev_id);
+	}
+	if (c->vsock.present) {
+		unsigned slot = worker_kinds[WORKER_VSOCK].first_slot;
+
+		cc.slot_kind[slot] = c->vsock.chardev[0] ? IPC_DEV_VHOST_USER_VSOCK : IPC_DEV_VSOCK;
+		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->vsock.id);
+	}
+	memcpy(cc.slot_mac, s->slot_mac, sizeof(s->slot_mac));
 	snprintf(cc.cmdline, sizeof(cc.cmdline), "%s", c->cmdline);
-	r = ipc_core_config_send(s->ipc, &cc, &s->fds);
-	if (r < 0)
-		log_warnx("sending the configuration to the core: %s", strerror(-r));
+	r = stats_for_core(s, &cc, &f);
+	if (!r) {
+		r = ipc_core_config_send(s->ipc, &cc, &f);
+		if (r < 0)
+			log_warnx("sending the configuration to the core: %s", strerror(-r));
+	}
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++)
+		closep(&f.stats[i]);
 	return r;
 }
 
@@ -340,9 +357,11 @@ static void release_nodes(struct supervisor *s)
 {
 	for (unsigned i = 0; i < SUP_MAX_NODES; i++)
 		if (s->node[i].used)
-			closep(&s->node[i].fd);
-	for (unsigned i = 0; i < WORKER_SLOTS; i++)
+			sup_node_close(&s->node[i]);
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		closep(&s->ext_fd[i]);
+		closep(&s->stats_fd[i]);
+	}
 }
 
 /* Start the VM: core, workers, qmpd. Failing here kills the core; wait_core() says why. */
@@ -359,11 +378,12 @@ int supervisor_run(const struct vm_config *cfg)
 	static struct supervisor s;
 	int rc = EXIT_VM_FAILED;
 
-	s = (struct supervisor){ .cfg = cfg, .fds = { -1, -1, -1 }, .log_fd = -1, .null_fd = -1,
+	s = (struct supervisor){ .cfg = cfg, .fds = { .kernel = -1, .initrd = -1, .mem = -1 }, .log_fd = -1, .null_fd = -1,
 				 .ipc = -1, .sigfd = -1, .qmp_fd = -1, .qmpd_pid = -1,
 				 .self_pidfd = -1, .sandbox_report = { -1, -1 } };
 	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		s.ext_fd[i] = -1;
+		s.stats_fd[i] = -1;
 		s.worker[i] = (struct worker){ .slot = i, .pid = -1 };
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,7 @@
  *   kinds.c    what each worker kind needs from the supervisor (opened at boot, fds, argv)
  *   qmpd.c     the QMP listening socket and bulkhead-qmpd on it
  *   hotplug.c  the host side of hotplug: opening images, a worker per device_add
+ *   rss.c      a multi-queue NIC's receive steering program, loaded and attached to its tap
  */
 #ifndef BULKHEAD_SUPERVISOR_PRIV_H
 #define BULKHEAD_SUPERVISOR_PRIV_H
@@ -20,6 +21,7 @@
 #include "ipc.h"
 #include "ipc_qmp.h"
 #include "log.h"
+#include "net_rss.h"
 #include "worker_kinds.h"
 
 #define SUP_MAX_NODES     (VM_MAX_DRIVES + 16)
@@ -31,14 +33,27 @@ struct restarts {
 	unsigned n;
 };
 
+/* net: a tap queue per pair, then the RSS maps (rss.c) */
+#define SUP_NODE_FDS (VM_MAX_NET_QUEUES + NET_RSS_MAPS)
+/* a child's fds after its socket: its node's and a stats page */
+#define SUP_CHILD_FDS (SUP_NODE_FDS + 1)
+
 /* What one worker serves, opened by us and kept here so every (re)start of a worker gets the
- * same open file. blk: an image, from a -drive or a blockdev-add. */
+ * same open files. blk: an image, from a -drive or a blockdev-add; net: the tap's queues;
+ * vsock: the directory of its unix sockets. */
 struct sup_node {
 	bool used;
 	bool hotplug;                 /* from blockdev-add: blockdev-del may drop it */
 	enum worker_kind kind;
-	struct vm_drive d;            /* blk: d.id is the node-name */
-	int fd;
+	char id[VM_ID_MAX + 1];       /* node-name or netdev id */
+	int fds[SUP_NODE_FDS];        /* the worker's fd 4, 5, ...; net: the tap's queues,
+				       * then the RSS maps when nfds > net.queues */
+	unsigned nfds;
+	union {
+		struct vm_drive d;    /* blk */
+		struct vm_net net;    /* net: its MAC is always set here */
+		struct vm_vsock vsock;
+	};
 	int slot;                     /* the worker serving it, or -1 */
 };
 
@@ -75,8 +90,13 @@ struct supervisor {
 	bool have_exit;
 	struct vm_exit_info exit;
 	struct sup_node node[SUP_MAX_NODES];
+	uint8_t slot_mac[WORKER_SLOTS][6];    /* NIC slots: the MAC each shows (kinds.c) */
 	struct worker worker[WORKER_SLOTS];   /* by slot */
 	int ext_fd[WORKER_SLOTS];     /* connected external backends, by slot; -1 otherwise */
+	char ext_name[WORKER_SLOTS][VM_ID_MAX + 1];   /* their -chardev ids */
+	/* NIC slots: the page every worker of the slot counts in (common/net_stats.h), the
+	 * core reads for query-net-stats; -1 for other slots */
+	int stats_fd[WORKER_SLOTS];
 	bool ending;                  /* the core is gone: restart nothing */
 
 	/* QMP: the listening socket is ours; qmpd only accepts on it */
@@ -86,56 +106,76 @@ struct supervisor {
 	ino_t qmp_ino;
 	pid_t qmpd_pid;
 	struct restarts qmpd_rs;
-	uint64_t qmpd_due_ns;         /* a delayed restart, 0 for none */
+	uint64_t qmpd_due_ns;         /* when to restart qmpd (sup_qmpd_tick), 0: no restart due */
 };
 
 /* ---- spawn.c ---- */
+#define SUP_CHILD_ARGS 24           /* net: 8 --tap-fd, --rss-map-fds, --stats-fd, 7 more */
+
+/* A child's argv: argv[0] is its program (set by sup_spawn), then what sup_arg appended. */
+struct sup_args {
+	char *argv[SUP_CHILD_ARGS];
+	unsigned n;
+	char buf[2 * VM_PATH_MAX];
+	size_t used;
+};
+
+/* A helper program to start, with a socketpair to us: its end is the child's fd 3. */
+struct sup_child {
+	const char *program;          /* also what sup_helper_path looks for */
+	const char *build_dir;        /* its folder in the build tree, or NULL: next to us */
+	int sock_type;                /* SOCK_STREAM or SOCK_SEQPACKET */
+	bool pidns;                   /* cloned into a pid namespace of its own */
+	bool keep_stdio;              /* stdin/stdout stay (the core with -serial stdio) */
+	int fds[SUP_CHILD_FDS];       /* more fds after its socket: fd 4, 5, ...; a worker's
+				       * node's, then its slot's stats page */
+	unsigned nfds;
+	struct sup_args args;
+};
+
+/* Start c; its pid, and *sock = our end of its socket; -1 after a log line. */
+pid_t sup_spawn(struct supervisor *s, struct sup_child *c, int *sock);
+/* Append one printf-formatted argument; -1 when full. */
+PRINTF(2, 3) int sup_arg(struct sup_args *a, const char *fmt, ...);
+/* What every sandboxed helper is told: --runas=UID:GID with -runas, --disable-seccomp. */
+int sup_sandbox_args(const struct supervisor *s, struct sup_args *a);
 /* Record one restart; false when `burst` of them happened within window_ns. */
 bool sup_restart_allowed(struct restarts *r, unsigned burst, uint64_t window_ns);
 /* Where a helper program lives (next to bulkhead, in the build tree, or libexecdir). */
 int sup_helper_path(const char *prog, const char *subdir, char *buf, size_t len);
-/* In a forked child: PDEATHSIG, plain signal mask, stdin/stdout to /dev/null, the log on
- * stderr; then fds[i] becomes fd 3+i and every other fd is closed. _exit(127) on failure. */
-void sup_child_setup(struct supervisor *s, const int *fds, unsigned nfds, bool keep_stdio);
 /* -runas USER[:GROUP] to ids (s->runas, run_uid, run_gid); -1 after one line on stderr. */
 int sup_resolve_runas(struct supervisor *s);
-/* "--runas=UID:GID" for a worker, or "" without -runas */
-void sup_runas_arg(const struct supervisor *s, char *buf, size_t len);
-/* fork(), or with pidns a clone into a new pid namespace (falls back to fork where refused) */
-pid_t sup_fork(struct supervisor *s, bool pidns);
 int sup_self_pidfd(void);
 /* "was killed by seccomp (syscall openat)", "was killed by signal ...", "exited with ..." */
 void sup_describe_exit(const struct supervisor *s, pid_t pid, int status, char *buf,
 		       size_t len);
 
 /* ---- kinds.c ---- */
-#define SUP_WORKER_ARGS 16
-
-/* A worker's argv after "PROGRAM --fd=3", its strings in buf. */
-struct sup_args {
-	char *argv[SUP_WORKER_ARGS];
-	unsigned n;
-	char buf[2 * VM_PATH_MAX];
-	size_t used;
-};
-
 struct sup_kind_ops {
 	/* Open what the configuration names for this kind (nodes, external backends); -1 after
 	 * one line on stderr. */
 	int (*open_boot)(struct supervisor *s);
 	/* How many of the kind's slots, from its first, the configuration's own devices fill. */
 	unsigned (*nboot)(const struct vm_config *c);
-	/* The fds the worker of n gets after its socket (as fd 4, 5, ...); how many. */
-	unsigned (*fds)(const struct sup_node *n, int *fds, unsigned max);
-	/* Its options (what n says); -1 when they do not fit. */
+	/* Its options (what n says; n->fds are its fd 4, 5, ..., a start_fd the next one);
+	 * -1 when they do not fit. */
 	int (*args)(const struct sup_node *n, struct sup_args *a);
+	/* NULL, or *fd = an fd for one start of the worker (-1: none this time), which alone
+	 * holds it: we close ours once it is spawned (the kernel's vhost-vsock binds to the
+	 * process that takes it and must go with it). 0, or -1 after a log line. */
+	int (*start_fd)(struct supervisor *s, struct sup_node *n, int *fd);
 };
 
 extern const struct sup_kind_ops *const sup_kind_ops[WORKER_KIND_MAX];
+/* RSS: with more than one queue pair the steering program goes on the tap and its three maps
+ * after the tap queues, for the worker to offer VIRTIO_NET_F_RSS. Without it (bpf() refused,
+ * e.g. in a user namespace, or the load failed) the worker offers no F_RSS and the tap's own
+ * flow hash picks the queue: one line says so. */
+void sup_net_rss(struct sup_node *n);
+/* Close what n holds (a tap loses our steering program first). */
+void sup_node_close(struct sup_node *n);
 /* "bulkhead: OPT: cannot open 'PATH': ERRNO" on stderr; -1 */
 int sup_open_error(const char *opt, const char *path);
-/* Append one printf-formatted argument; -1 when full. */
-PRINTF(2, 3) int sup_arg(struct sup_args *a, const char *fmt, ...);
 
 /* ---- workers.c ---- */
 /* Spawn the worker of w (w->node set); *fd = the core's end of its socket. 0 or -errno. */
@@ -160,6 +200,25 @@ void sup_qmpd_died(struct supervisor *s, int status);
 int sup_qmpd_timeout(const struct supervisor *s);
 void sup_qmpd_tick(struct supervisor *s);
 void sup_qmpd_stop(struct supervisor *s);
+
+/* ---- rss.c ---- */
+/* The steering program's fds: prog_fd until it is attached, the maps in --rss-map-fds order
+ * (common/net_rss.h). Every fd is close-on-exec; -1 when not open. */
+struct sup_rss {
+	int prog_fd;
+	int map_fd[NET_RSS_MAPS];
+};
+
+/* Load the embedded program and create its maps (no tap). 0, or -errno with a one-line
+ * reason in err (-EPERM where bpf() is refused). */
+int sup_rss_load(struct sup_rss *r, char *err, size_t errlen);
+/* Load, attach to the tap whose queue fd is tap, and drop the program fd (the tap holds the
+ * program): r keeps the map fds for the worker. 0 or -errno with err. */
+int sup_rss_attach(int tap, struct sup_rss *r, char *err, size_t errlen);
+void sup_rss_close(struct sup_rss *r);
+/* The tap steers by its own flow hash again (the program stays on the device otherwise, and a
+ * persistent tap outlives the VM). */
+void sup_rss_detach(int tap);
 
 /* ---- hotplug.c ---- */
 /* -hotplug-dir: resolve each directory (realpath); -1 after one line on stderr. */

@@ -11,62 +11,43 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bulkhead-config.h"
 #include "log.h"
 #include "supervisor_priv.h"
 #include "util.h"
 
 #define NS_PER_S 1000000000ULL
 
-/* In the forked child: the socket as fd 3, the kind's fds from 4, nothing else; then exec. */
-static void exec_worker(struct supervisor *s, const char *path, struct worker *w, int sock)
-{
-	const struct worker_kind_desc *k = &worker_kinds[w->kind];
-	const struct sup_kind_ops *ops = sup_kind_ops[w->kind];
-	struct sup_args a = { .argv = { (char *)k->program } , .n = 1 };
-	char runas[48];
-	int fds[4] = { sock };
-	unsigned nfds = 1 + ops->fds(w->node, fds + 1, 3);
-
-	sup_child_setup(s, fds, nfds, false);
-	sup_runas_arg(s, runas, sizeof(runas));
-	if (sup_arg(&a, "--fd=3") < 0 || ops->args(w->node, &a) < 0 ||
-	    (s->cfg->disable_seccomp && sup_arg(&a, "--disable-seccomp") < 0) ||
-	    (runas[0] && sup_arg(&a, "%s", runas) < 0)) {
-		dprintf(2, "bulkhead: %s: too many arguments\n", k->program);
-		_exit(127);
-	}
-	execv(path, a.argv);
-	dprintf(2, "bulkhead: exec %s: %s\n", path, strerror(errno));
-	_exit(127);
-}
-
+/* Its socket as fd 3, the kind's fds from 4, then the slot's stats page if it has one; its
+ * options from the kind (kinds.c). */
 int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd)
 {
 	const struct worker_kind_desc *k = &worker_kinds[w->kind];
-	char path[PATH_MAX + 32];
-	int sv[2];
+	const struct sup_kind_ops *ops = sup_kind_ops[w->kind];
+	struct sup_child c = { .program = k->program, .build_dir = k->build_dir,
+			       .sock_type = SOCK_STREAM, .pidns = true };
+	int start_fd = -1;
 
-	if (sup_helper_path(k->program, k->build_dir, path, sizeof(path)) < 0) {
-		log_warnx("cannot find %s next to bulkhead or in %s", k->program,
-			  BULKHEAD_LIBEXECDIR);
-		return -ENOENT;
+	c.nfds = w->node->nfds;
+	memcpy(c.fds, w->node->fds, c.nfds * sizeof(int));
+	if (ops->start_fd && ops->start_fd(s, w->node, &start_fd) < 0)
+		return -EIO;
+	if (start_fd >= 0)
+		c.fds[c.nfds++] = start_fd;
+	if (s->stats_fd[w->slot] >= 0) {
+		c.fds[c.nfds] = s->stats_fd[w->slot];
+		if (sup_arg(&c.args, "--stats-fd=%u", 4 + c.nfds++) < 0)
+			goto too_long;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("socketpair");
-		return -errno;
-	}
-	w->pid = sup_fork(s, true);
-	if (w->pid == 0)
-		exec_worker(s, path, w, sv[1]);
-	close(sv[1]);
-	if (w->pid < 0) {
-		log_warn("fork");
-		close(sv[0]);
-		return -EAGAIN;
-	}
-	*fd = sv[0];
-	return 0;
+	if (sup_arg(&c.args, "--fd=3") < 0 || ops->args(w->node, &c.args) < 0 ||
+	    sup_sandbox_args(s, &c.args) < 0)
+		goto too_long;
+	w->pid = sup_spawn(s, &c, fd);
+	closep(&start_fd);
+	return w->pid < 0 ? -EAGAIN : 0;
+too_long:
+	log_warnx("%s: too many arguments", k->program);
+	closep(&start_fd);
+	return -E2BIG;
 }
 
 /* Give the core a backend for slot (a worker's socket, or an external one). */
@@ -90,7 +71,7 @@ static int worker_start(struct supervisor *s, struct worker *w)
 
 	if (r < 0)
 		return r;
-	r = send_attach(s, w->slot, worker_kinds[w->kind].ipc_dev, w->node->d.id, fd);
+	r = send_attach(s, w->slot, worker_kinds[w->kind].ipc_dev, w->node->id, fd);
 	close(fd);
 	return r < 0 ? -EPIPE : 0;
 }
@@ -103,10 +84,8 @@ int sup_workers_start(struct supervisor *s)
 	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		if (s->ext_fd[i] < 0)
 			continue;
-		/* only disks have external backends: vhost-user-blk-device */
-		if (send_attach(s, i, IPC_DEV_VHOST_USER_BLK,
-				    s->cfg->vhost_user_blk[s->cfg->disks[i].index].chardev,
-				    s->ext_fd[i]) < 0)
+		if (send_attach(s, i, worker_kinds[worker_kind_of_slot(i)].ipc_dev_external,
+				s->ext_name[i], s->ext_fd[i]) < 0)
 			return -1;
 		/* the core has its own copy now; its death must not wait for ours */
 		closep(&s->ext_fd[i]);
@@ -127,16 +106,16 @@ static void backend_failed(struct supervisor *s, struct worker *w)
 {
 	struct backend_failed b = { .slot = w->slot };
 
-	snprintf(b.name, sizeof(b.name), "%s", w->node->d.id);
+	snprintf(b.name, sizeof(b.name), "%s", w->node->id);
 	if (ipc_backend_failed_send(s->ipc, &b) < 0)
 		log_warnx("telling the core about %s %s failed", worker_kinds[w->kind].noun,
-			  w->node->d.id);
+			  w->node->id);
 }
 
 static void worker_died(struct supervisor *s, struct worker *w, int status)
 {
 	const struct worker_kind_desc *k = &worker_kinds[w->kind];
-	const char *id = w->node->d.id;
+	const char *id = w->node->id;
 	pid_t pid = w->pid;
 	char how[96];
 	int r;

@@ -162,6 +162,15 @@ class QMP:
     def send(self, obj):
         self.send_raw(json.dumps(obj) + "\r\n")
 
+    def getfd(self, name, fd):
+        """QMP getfd: fd goes with the command (SCM_RIGHTS) and gets the name."""
+        rid = "f%d" % self.next_id
+        self.next_id += 1
+        msg = json.dumps({"execute": "getfd", "arguments": {"fdname": name}, "id": rid})
+        socket.send_fds(self.sock, [(msg + "\r\n").encode()], [fd])
+        r = self.reply()
+        check(r == {"return": {}, "id": rid}, "getfd %s: %r" % (name, r))
+
     def _parse_one(self):
         """One complete JSON value from the front of the buffer, or None."""
         text = self.buf.lstrip()
@@ -373,10 +382,15 @@ class VM:
         dl = Deadline(timeout)
         pat = re.compile(regex, re.M)
         while True:
-            m = pat.search(self.serial(), start)
+            # only whole lines: "KEY=2227" must not match while "KEY=222752\n" is arriving
+            ended = self.proc.poll() is not None
+            text = self.serial()
+            if not ended:
+                text = text[:text.rfind("\n") + 1]
+            m = pat.search(text, start)
             if m:
                 return m
-            if self.proc.poll() is not None:
+            if ended:
                 raise TestFailure("VM ended (status %d) before serial line /%s/\n%s"
                                   % (self.proc.returncode, regex, self.logs()))
             if dl.expired():

@@ -56,7 +56,7 @@ def session(image):
          '"addr": "0x1"}}', [("return", {})]),
         ('{"execute": "device_del", "arguments": {"id": "drive-0"}}',
          [("event", "DEVICE_DELETED", None), ("return", {})]),
-        # no network worker and no balloon device yet: clear errors instead of the manual's {}
+        # no tap0 on this host and no balloon device yet: clear errors instead of the manual's {}
         ('{"execute":"netdev_add", "arguments":{"id":"net-0", "ifname":"tap0"}}',
          [("error", "GenericError")]),
         ('{"execute": "balloon", "arguments": {"value": 2147483648}}',

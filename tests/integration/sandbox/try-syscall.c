@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/kvm.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <pthread.h>
@@ -663,6 +664,11 @@ static void need_net(void)
 	NEED(writev(W.sp[1], &iov, 1) == 2, "writev (tap stand-in)");
 	NEED(ioctl(W.ram, TUNSETOFFLOAD, 0) < 0 && errno != EPERM, "ioctl(TUNSETOFFLOAD) "
 	     "reaching the kernel");
+	NEED(ioctl(W.ram, TUNSETVNETHDRSZ, &(int){ 12 }) < 0 && errno != EPERM,
+	     "ioctl(TUNSETVNETHDRSZ) reaching the kernel");
+	NEED(ioctl(W.ram, TUNSETQUEUE, &(struct ifreq){ .ifr_flags = IFF_DETACH_QUEUE }) < 0 &&
+	     errno != EPERM, "ioctl(TUNSETQUEUE) reaching the kernel");
+	NEED(unlink("/x") < 0 && errno == EPERM, "unlink answered EPERM");
 }
 
 static void need_vsock(void)

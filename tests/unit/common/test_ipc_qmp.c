@@ -56,7 +56,7 @@ Test(ipc_qmp, request_round_trip)
 {
 	struct qmp_request r = blockdev_req(), out;
 
-	cr_assert_eq(ipc_qmp_request_send(sv[0], &r), 0);
+	cr_assert_eq(ipc_qmp_request_send(sv[0], &r, NULL), 0);
 	recv_one();
 	cr_assert_eq(msg.hdr.type, IPC_QMP_REQUEST);
 	cr_assert_eq(ipc_qmp_request_decode(&msg, &out), 0);
@@ -68,7 +68,8 @@ Test(ipc_qmp, request_every_plain_command_decodes)
 	struct qmp_request r = { 0 }, out;
 	const uint32_t plain[] = { QMP_CMD_QUERY_STATUS, QMP_CMD_STOP, QMP_CMD_CONT, QMP_CMD_QUIT,
 		QMP_CMD_SYSTEM_RESET, QMP_CMD_SYSTEM_POWERDOWN, QMP_CMD_QUERY_CPUS,
-		QMP_CMD_QUERY_HOTPLUGGABLE_CPUS, QMP_CMD_BALLOON, QMP_CMD_QUERY_BALLOON };
+		QMP_CMD_QUERY_HOTPLUGGABLE_CPUS, QMP_CMD_BALLOON, QMP_CMD_QUERY_BALLOON,
+		QMP_CMD_QUERY_NET_STATS };
 
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		r.cmd = plain[i];
@@ -232,6 +233,36 @@ Test(ipc_qmp, reply_runstate_and_cmd_ranges)
 	cr_assert_eq(ipc_qmp_reply_decode(&msg, &r), -EPROTO);
 }
 
+/* query-net-stats: a count, indexes, strings and pair counts a qmpd can trust */
+Test(ipc_qmp, reply_net_stats)
+{
+	struct qmp_reply r = { .cmd = QMP_CMD_QUERY_NET_STATS };
+	struct qmp_nic_stats ok = { .index = 1, .id = "nic", .netdev = "tap", .counted = 1,
+				    .npairs = NET_STATS_MAX_PAIRS };
+
+	cr_assert_eq(decode_reply(&r), 0, "no NIC in use");
+	r.u.nics.n = QMP_MAX_NICS;
+	r.u.nics.nic[0] = r.u.nics.nic[1] = ok;
+	cr_assert_eq(decode_reply(&r), 0);
+	r.u.nics.n = QMP_MAX_NICS + 1;
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+	r.u.nics.n = 2;
+	r.u.nics.nic[1].index = QMP_MAX_NICS;
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+	r.u.nics.nic[1] = ok;
+	r.u.nics.nic[1].npairs = NET_STATS_MAX_PAIRS + 1;
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+	r.u.nics.nic[1] = ok;
+	r.u.nics.nic[1].counted = 2;
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+	r.u.nics.nic[1] = ok;
+	memset(r.u.nics.nic[1].netdev, 'n', QMP_ID_MAX);
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+	r.u.nics.nic[1] = ok;
+	memset(r.u.nics.nic[1].id, 'i', QMP_ID_MAX);
+	cr_assert_eq(decode_reply(&r), -EPROTO);
+}
+
 static int decode_event(struct qmp_event *e)
 {
 	struct qmp_event out;
@@ -291,7 +322,7 @@ Test(ipc_qmp, hotplug_request)
 {
 	struct hotplug_request r = hp_req(HOTPLUG_DEVICE_ADD), out;
 
-	cr_assert_eq(ipc_hotplug_request_send(sv[0], &r), 0);
+	cr_assert_eq(ipc_hotplug_request_send(sv[0], &r, NULL), 0);
 	recv_one();
 	cr_assert_eq(ipc_hotplug_request_decode(&msg, &out), 0);
 	cr_assert_eq(memcmp(&r, &out, sizeof(r)), 0);
@@ -316,6 +347,67 @@ Test(ipc_qmp, hotplug_request)
 	r = hp_req(HOTPLUG_DEVICE_ADD);
 	r.node_name[0] = '\0';
 	cr_assert_eq(decode_hp(&r), -EPROTO);
+}
+
+/* netdev_add's tap queues (QMP getfd): as many fds as nfds says, and only there; a request
+ * names its tap or carries it, never both */
+Test(ipc_qmp, netdev_add_fds)
+{
+	struct qmp_request q = { .tag = 3, .cmd = QMP_CMD_NETDEV_ADD }, qout;
+	struct hotplug_request h = { .tag = 4, .op = HOTPLUG_NETDEV_ADD, .nfds = 2 }, hout;
+	int pfd[2], two[2];
+
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	strcpy(q.u.netdev_add.id, "net-0");
+	q.u.netdev_add.nfds = 2;
+	cr_assert_eq(ipc_qmp_request_send(sv[0], &q, pfd), 0);
+	recv_one();
+	cr_assert_eq(msg.nfds, 2);
+	cr_assert_eq(ipc_qmp_request_decode(&msg, &qout), 0);
+	cr_assert_eq(qout.u.netdev_add.nfds, 2);
+	ipc_msg_close_fds(&msg);
+	cr_assert_eq(ipc_qmp_request_send(sv[0], &q, NULL), -EINVAL, "fds promised, none given");
+	/* one fd where two are promised; a name and fds; more than fit; fds on another command */
+	raw(IPC_QMP_REQUEST, &q, sizeof(q), pfd[0]);
+	cr_assert_eq(ipc_qmp_request_decode(&msg, &qout), -EPROTO);
+	ipc_msg_close_fds(&msg);
+	q.u.netdev_add.nfds = 1;
+	strcpy(q.u.netdev_add.ifname, "tap0");
+	raw(IPC_QMP_REQUEST, &q, sizeof(q), pfd[0]);
+	cr_assert_eq(ipc_qmp_request_decode(&msg, &qout), -EPROTO);
+	ipc_msg_close_fds(&msg);
+	q.u.netdev_add.ifname[0] = '\0';
+	q.u.netdev_add.nfds = QMP_NETDEV_FDS_MAX + 1;
+	raw(IPC_QMP_REQUEST, &q, sizeof(q), -1);
+	cr_assert_eq(ipc_qmp_request_decode(&msg, &qout), -EPROTO);
+	q = blockdev_req();
+	raw(IPC_QMP_REQUEST, &q, sizeof(q), pfd[0]);
+	cr_assert_eq(ipc_qmp_request_decode(&msg, &qout), -EPROTO);
+	ipc_msg_close_fds(&msg);
+
+	strcpy(h.node_name, "net-0");
+	two[0] = pfd[0];
+	two[1] = pfd[1];
+	cr_assert_eq(ipc_hotplug_request_send(sv[0], &h, two), 0);
+	recv_one();
+	cr_assert_eq(ipc_hotplug_request_decode(&msg, &hout), 0);
+	cr_assert_eq(msg.nfds, 2, "left for the supervisor to take");
+	ipc_msg_close_fds(&msg);
+	raw(IPC_HOTPLUG_REQUEST, &h, sizeof(h), pfd[0]);
+	cr_assert_eq(ipc_hotplug_request_decode(&msg, &hout), -EPROTO);
+	ipc_msg_close_fds(&msg);
+	h.nfds = 1;
+	strcpy(h.filename, "tap0");
+	raw(IPC_HOTPLUG_REQUEST, &h, sizeof(h), pfd[0]);
+	cr_assert_eq(ipc_hotplug_request_decode(&msg, &hout), -EPROTO);
+	ipc_msg_close_fds(&msg);
+	h = hp_req(HOTPLUG_BLOCKDEV_ADD);
+	h.nfds = 1;
+	raw(IPC_HOTPLUG_REQUEST, &h, sizeof(h), pfd[0]);
+	cr_assert_eq(ipc_hotplug_request_decode(&msg, &hout), -EPROTO, "fds only for netdev_add");
+	ipc_msg_close_fds(&msg);
+	close(pfd[0]);
+	close(pfd[1]);
 }
 
 Test(ipc_qmp, hotplug_reply_fd_rules)

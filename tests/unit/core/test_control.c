@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <poll.h>
@@ -97,13 +99,17 @@ static void attach_qmpd(void)
 	qmpd_peer = sv[1];
 }
 
+/* The first nboot slots hold kinds[] from boot, the others are empty. */
 static void ctl_start(unsigned nboot, const uint32_t *kinds)
 {
+	uint32_t boot_kind[WORKER_SLOTS] = { 0 };
 	int sv[2];
 
 	memset(&FV, 0, sizeof(FV));
+	for (unsigned i = 0; i < nboot; i++)
+		boot_kind[i] = kinds[i];
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	control_init(&CTL, &fake_ctl_ops, NULL, sv[0], nboot, kinds);
+	control_init(&CTL, &fake_ctl_ops, NULL, sv[0], boot_kind);
 	sup_peer = sv[1];
 	qmpd_peer = -1;
 	attach_qmpd();
@@ -129,7 +135,7 @@ static void ask(struct qmp_request *r)
 	static uint32_t tag = 100;
 
 	r->tag = ++tag;
-	cr_assert_eq(ipc_qmp_request_send(qmpd_peer, r), 0);
+	cr_assert_eq(ipc_qmp_request_send(qmpd_peer, r, NULL), 0);
 	cr_assert_eq(control_qmpd_fd(&CTL), CTL.qmpd);
 	control_on_qmpd(&CTL);
 }
@@ -297,10 +303,9 @@ Test(control, cpus_balloon_netdev)
 	strcpy(r.u.netdev_add.ifname, "a/b");
 	ask(&r);
 	cr_assert(strstr(expect_reply(QMP_CMD_NETDEV_ADD, QMP_ERR_GENERIC).desc, "Invalid ifname"));
-	strcpy(r.u.netdev_add.ifname, "tap0");
+	strcpy(r.u.netdev_add.ifname, "tap0:1");
 	ask(&r);
-	cr_assert(strstr(expect_reply(QMP_CMD_NETDEV_ADD, QMP_ERR_GENERIC).desc,
-			 "needs a network worker"), "validated, and still refused");
+	cr_assert(strstr(expect_reply(QMP_CMD_NETDEV_ADD, QMP_ERR_GENERIC).desc, "Invalid ifname"));
 	expect_quiet();
 }
 
@@ -406,14 +411,14 @@ Test(control, hotplug_add_use_and_remove)
 	refused(dev_req("vdb", "disk2", 3), QMP_CMD_DEVICE_ADD, "Duplicate ID");
 	refused(dev_req("vdc", "disk2", 2), QMP_CMD_DEVICE_ADD, "already in use");
 	refused(dev_req("vdc", "disk2", 0), QMP_CMD_DEVICE_ADD, "already in use");
-	refused(dev_req("vdc", "disk2", 6), QMP_CMD_DEVICE_ADD, "not a disk slot");
+	refused(dev_req("vdc", "disk2", 6), QMP_CMD_DEVICE_ADD, "addr 0x6 is not a disk slot (0x0-0x5)");
 	refused(dev_req("vdc", "disk1", 3), QMP_CMD_DEVICE_ADD, "already in use by device 'vdb'");
 	refused(dev_req("vdc", "nosuch", 3), QMP_CMD_DEVICE_ADD, "Unknown drive");
 	refused(dev_req("vdc", "", 3), QMP_CMD_DEVICE_ADD, "Unknown drive 'vdc'");
 	refused(dev_req("-bad", "disk2", 3), QMP_CMD_DEVICE_ADD, "Invalid id");
 	r = dev_req("vdc", "disk2", 3);
 	strcpy(r.u.device_add.driver, "virtio-net-mmio");
-	refused(r, QMP_CMD_DEVICE_ADD, "needs a network worker");
+	refused(r, QMP_CMD_DEVICE_ADD, "Unknown netdev 'vdc' (netdev_add it first)");
 	strcpy(r.u.device_add.driver, "e1000");
 	refused(r, QMP_CMD_DEVICE_ADD, "cannot be hot-plugged");
 	r = (struct qmp_request){ .cmd = QMP_CMD_BLOCKDEV_DEL };
@@ -628,4 +633,228 @@ Test(control, backend_failure_pauses_and_tells)
 	b.name[0] = '\0';
 	cr_assert_eq(ipc_backend_failed_send(sup_peer, &b), 0);
 	cr_assert_eq(control_on_supervisor(&CTL), -EPROTO, "a nameless failure is malformed");
+}
+
+/* ---- control.c: NIC hotplug: netdev_add, device_add into the NIC slots, netdev_del ---- */
+
+static void add_netdev(const char *id, const char *ifname)
+{
+	struct qmp_request r = { .cmd = QMP_CMD_NETDEV_ADD };
+	struct hotplug_request h;
+
+	strcpy(r.u.netdev_add.id, id);
+	strcpy(r.u.netdev_add.ifname, ifname);
+	ask(&r);
+	h = sup_expect(HOTPLUG_NETDEV_ADD);
+	cr_assert_str_eq(h.node_name, id);
+	cr_assert_str_eq(h.filename, ifname);
+	sup_answer(&h, QMP_OK, "", -1);
+	expect_reply(QMP_CMD_NETDEV_ADD, QMP_OK);
+}
+
+static struct qmp_request nic_req(const char *id, const char *netdev, int addr)
+{
+	struct qmp_request r = dev_req(id, "", addr);
+
+	strcpy(r.u.device_add.driver, "virtio-net-mmio");
+	strcpy(r.u.device_add.netdev, netdev);
+	return r;
+}
+
+Test(control, nic_hotplug)
+{
+	static const uint32_t boot[] = { IPC_DEV_BLK };
+	const unsigned eth0 = worker_kinds[WORKER_NET].first_slot;
+	struct qmp_request r;
+	struct hotplug_request h;
+	int p[2];
+
+	ctl_stop();
+	ctl_start(1, boot);
+	add_netdev("net-0", "tap0");
+	/* a netdev is no drive, and a drive no netdev */
+	add_node("disk1", "/img/one");
+	refused(nic_req("nic", "disk1", -1), QMP_CMD_DEVICE_ADD, "Unknown netdev 'disk1'");
+	refused(dev_req("vdb", "net-0", -1), QMP_CMD_DEVICE_ADD, "Unknown drive 'net-0'");
+	refused(nic_req("nic", "net-0", 2), QMP_CMD_DEVICE_ADD, "addr 0x2 is not a NIC slot (0x0-0x1)");
+	r = (struct qmp_request){ .cmd = QMP_CMD_NETDEV_ADD };
+	strcpy(r.u.netdev_add.id, "disk1");
+	strcpy(r.u.netdev_add.ifname, "tap1");
+	refused(r, QMP_CMD_NETDEV_ADD, "Duplicate nodes with id='disk1'");
+	/* the manual's form: device_add's id names the netdev, addr 0x1 is eth1 */
+	r = nic_req("net-0", "", 1);
+	strcpy(r.u.device_add.mac, "52:54:00:12:34:56");
+	ask(&r);
+	h = sup_expect(HOTPLUG_DEVICE_ADD);
+	cr_assert_eq(h.slot, eth0 + 1);
+	cr_assert_str_eq(h.node_name, "net-0");
+	cr_assert_str_eq(h.mac, "52:54:00:12:34:56");
+	cr_assert_eq(pipe(p), 0);
+	close(p[1]);
+	sup_answer(&h, QMP_OK, "", p[0]);
+	close(p[0]);
+	expect_reply(QMP_CMD_DEVICE_ADD, QMP_OK);
+	cr_assert_eq(FV.last_slot, eth0 + 1);
+	refused(nic_req("nic2", "net-0", -1), QMP_CMD_DEVICE_ADD,
+		"netdev 'net-0' is already in use by device 'net-0'");
+	r = (struct qmp_request){ .cmd = QMP_CMD_NETDEV_DEL };
+	strcpy(r.u.id, "net-0");
+	refused(r, QMP_CMD_NETDEV_DEL, "busy");
+	strcpy(r.u.id, "disk1");
+	refused(r, QMP_CMD_NETDEV_DEL, "Failed to find node with id='disk1'");
+	/* device_del, then netdev_del reaches the supervisor */
+	r = (struct qmp_request){ .cmd = QMP_CMD_DEVICE_DEL };
+	strcpy(r.u.id, "net-0");
+	ask(&r);
+	h = sup_expect(HOTPLUG_DEVICE_DEL);
+	cr_assert_eq(h.slot, eth0 + 1);
+	sup_answer(&h, QMP_OK, "", -1);
+	expect_reply(QMP_CMD_DEVICE_DEL, QMP_OK);
+	expect_event(QMP_EV_DEVICE_DELETED);
+	r = (struct qmp_request){ .cmd = QMP_CMD_NETDEV_DEL };
+	strcpy(r.u.id, "net-0");
+	ask(&r);
+	h = sup_expect(HOTPLUG_NETDEV_DEL);
+	cr_assert_str_eq(h.node_name, "net-0");
+	sup_answer(&h, QMP_OK, "", -1);
+	expect_reply(QMP_CMD_NETDEV_DEL, QMP_OK);
+	ctl_stop();
+}
+
+/* A stats page as the supervisor makes one (sealed memfd), written as a worker would; *ro is
+ * the read-only fd the core gets. */
+static struct net_stats *stats_page(int *ro, unsigned seals)
+{
+	int fd = memfd_create("stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	char path[64];
+	struct net_stats *s;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, NET_STATS_FD_MIN), 0);
+	if (seals)
+		cr_assert_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
+	s = mmap(NULL, NET_STATS_FD_MIN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_neq(s, MAP_FAILED);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	*ro = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(*ro, 0);
+	close(fd);
+	return s;
+}
+
+/* query-net-stats: the NIC slots in use, with what their workers counted; the core maps the
+ * page read-only and believes nothing it says beyond the numbers */
+Test(control, net_stats)
+{
+	static const uint32_t boot[] = { IPC_DEV_BLK };
+	const unsigned eth0 = worker_kinds[WORKER_NET].first_slot;
+	struct core_config cc = { .stats_slots = 3u << eth0 };
+	struct core_config_fds f;
+	struct net_stats *s0, *s1;
+	struct backend_attach a = { .slot = eth0, .kind = IPC_DEV_NET, .name = "tap-a" };
+	struct qmp_reply r;
+	int p[2];
+
+	ctl_stop();
+	ctl_start(1, boot);
+	CTL.slot[eth0] = (struct ctl_slot){ .state = CTL_SLOT_BOOT, .kind = IPC_DEV_NET };
+	CTL.slot[eth0 + 1] = (struct ctl_slot){ .state = CTL_SLOT_PLUGGED, .id = "nic1",
+						 .node = "net-1" };
+	for (unsigned i = 0; i < IPC_MAX_SLOTS; i++)
+		f.stats[i] = -1;
+	/* a page that could shrink under the core is refused; so is one on a disk slot */
+	s0 = stats_page(&f.stats[eth0], 0);
+	cr_assert_eq(control_slots_config(&CTL, &cc, &f), -EINVAL);
+	cr_assert_eq(f.stats[eth0], -1, "taken over, also on error");
+	munmap(s0, NET_STATS_FD_MIN);
+	s0 = stats_page(&f.stats[0], F_SEAL_SHRINK | F_SEAL_GROW);
+	cr_assert_eq(control_slots_config(&CTL, &cc, &f), -EINVAL);
+	munmap(s0, NET_STATS_FD_MIN);
+
+	s0 = stats_page(&f.stats[eth0], F_SEAL_SHRINK | F_SEAL_GROW);
+	s1 = stats_page(&f.stats[eth0 + 1], F_SEAL_SHRINK | F_SEAL_GROW);
+	cc.slot_mac[eth0][0] = 0x52;
+	cc.slot_mac[eth0][5] = 0x07;
+	strcpy(cc.slot_dev_id[eth0], "nic0");
+	cr_assert_eq(control_slots_config(&CTL, &cc, &f), 0);
+	refused(nic_req("nic0", "", -1), QMP_CMD_DEVICE_ADD, "Duplicate ID 'nic0' for device");
+	/* eth0's worker came (its name is the netdev's) and counts on two pairs; eth1's page
+	 * was never set up by a worker */
+	cr_assert_eq(pipe(p), 0);
+	close(p[1]);
+	cr_assert_eq(ipc_backend_attach_send(sup_peer, &a, p[0]), 0);
+	close(p[0]);
+	cr_assert_eq(control_on_supervisor(&CTL), 0);
+	s0->version = NET_STATS_VERSION;
+	s0->npairs = 2;
+	s0->generation = 2;
+	s0->pair[0].tx_spoofed = 5;
+	s0->pair[1].rx_bytes = 1ULL << 40;
+	s0->pair[2].rx_bytes = 77;
+	s0->magic = NET_STATS_MAGIC;
+	ask_cmd(QMP_CMD_QUERY_NET_STATS);
+	r = expect_reply(QMP_CMD_QUERY_NET_STATS, QMP_OK);
+	cr_assert_eq(r.u.nics.n, 2);
+	cr_assert_eq(r.u.nics.nic[0].index, 0);
+	cr_assert_str_eq(r.u.nics.nic[0].id, "nic0", "the boot NIC's -device id");
+	cr_assert_str_eq(r.u.nics.nic[0].netdev, "tap-a");
+	cr_assert_eq(r.u.nics.nic[0].mac[0], 0x52);
+	cr_assert_eq(r.u.nics.nic[0].mac[5], 0x07);
+	cr_assert_eq(r.u.nics.nic[0].counted, 1);
+	cr_assert_eq(r.u.nics.nic[0].starts, 2);
+	cr_assert_eq(r.u.nics.nic[0].npairs, 2);
+	cr_assert_eq(r.u.nics.nic[0].pair[0].tx_spoofed, 5);
+	cr_assert_eq(r.u.nics.nic[0].pair[1].rx_bytes, 1ULL << 40);
+	cr_assert_eq(r.u.nics.nic[0].pair[2].rx_bytes, 0, "past npairs: not copied");
+	cr_assert_eq(r.u.nics.nic[1].index, 1);
+	cr_assert_str_eq(r.u.nics.nic[1].id, "nic1");
+	cr_assert_str_eq(r.u.nics.nic[1].netdev, "net-1");
+	cr_assert_eq(r.u.nics.nic[1].counted, 0);
+	/* a lying worker: npairs past the page's room is cut to it */
+	s0->npairs = 1000;
+	ask_cmd(QMP_CMD_QUERY_NET_STATS);
+	r = expect_reply(QMP_CMD_QUERY_NET_STATS, QMP_OK);
+	cr_assert_eq(r.u.nics.nic[0].npairs, NET_STATS_MAX_PAIRS);
+	/* an empty NIC slot is not listed */
+	CTL.slot[eth0 + 1].state = CTL_SLOT_EMPTY;
+	ask_cmd(QMP_CMD_QUERY_NET_STATS);
+	r = expect_reply(QMP_CMD_QUERY_NET_STATS, QMP_OK);
+	cr_assert_eq(r.u.nics.n, 1);
+	munmap(s0, NET_STATS_FD_MIN);
+	munmap(s1, NET_STATS_FD_MIN);
+	ctl_stop();
+}
+
+/* netdev_add with the tap's queues as fds (QMP getfd): the core passes them to the supervisor
+ * as they came and keeps no copy */
+Test(control, netdev_add_fds_go_to_the_supervisor)
+{
+	struct qmp_request r = { .tag = 77, .cmd = QMP_CMD_NETDEV_ADD };
+	struct ipc_msg *m = calloc(1, sizeof(*m));
+	struct hotplug_request h;
+	struct stat a, b;
+	int p[2], before;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	strcpy(r.u.netdev_add.id, "net-0");
+	r.u.netdev_add.nfds = 2;
+	before = count_fds();
+	cr_assert_eq(ipc_qmp_request_send(qmpd_peer, &r, p), 0);
+	control_on_qmpd(&CTL);
+	cr_assert_eq(count_fds(), before, "the core kept none of them");
+	cr_assert_eq(ipc_recv(sup_peer, &as_sup, m), 1);
+	cr_assert_eq(ipc_hotplug_request_decode(m, &h), 0);
+	cr_assert_eq(h.op, HOTPLUG_NETDEV_ADD);
+	cr_assert_eq(h.nfds, 2);
+	cr_assert_str_eq(h.filename, "");
+	cr_assert_eq(m->nfds, 2);
+	cr_assert_eq(fstat(m->fds[1], &a), 0);
+	cr_assert_eq(fstat(p[1], &b), 0);
+	cr_assert_eq(a.st_ino, b.st_ino, "in their order");
+	ipc_msg_close_fds(m);
+	free(m);
+	sup_answer(&h, QMP_OK, "", -1);
+	expect_reply(QMP_CMD_NETDEV_ADD, QMP_OK);
+	close(p[0]);
+	close(p[1]);
 }

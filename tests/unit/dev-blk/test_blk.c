@@ -403,17 +403,17 @@ Test(iov, read_and_advance)
 	struct iovec v[3] = { { a, 3 }, { b, 2 }, { c, 4 } }, *p = v;
 	unsigned n = 3;
 
-	cr_assert(blk_iov_read(v, 3, 2, out, 5));
+	cr_assert(iov_read(v, 3, 2, out, 5));
 	cr_assert_arr_eq(out, ((uint8_t[]){ 3, 4, 5, 6, 7 }), 5);
-	cr_assert_not(blk_iov_read(v, 3, 5, out, 5), "only 4 bytes past 5");
-	blk_iov_advance(&p, &n, 4);
+	cr_assert_not(iov_read(v, 3, 5, out, 5), "only 4 bytes past 5");
+	iov_advance(&p, &n, 4);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(p->iov_base, b + 1);
 	cr_assert_eq(p->iov_len, 1);
-	blk_iov_advance(&p, &n, 1);
+	iov_advance(&p, &n, 1);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(p->iov_base, c);
-	blk_iov_advance(&p, &n, 4);
+	iov_advance(&p, &n, 4);
 	cr_assert_eq(n, 0);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -223,6 +224,8 @@ static struct jbuf cap;
 static struct qmp_request relayed[8];
 static int nrelayed, relay_result;
 static uint32_t tags;
+static int relayed_fds[QMP_NETDEV_FDS_MAX];   /* inode numbers of what the last relay carried */
+static unsigned nrelayed_fds;
 
 static void cap_write(struct qmp_session *s, const char *p, size_t n)
 {
@@ -237,6 +240,15 @@ static int cap_relay(struct qmp_session *s, struct qmp_request *req)
 		return relay_result;
 	req->tag = ++tags;
 	relayed[nrelayed++ % 8] = *req;
+	/* the server sends s->fds.taken with the request, then closes them */
+	nrelayed_fds = s->fds.ntaken;
+	for (unsigned i = 0; i < s->fds.ntaken; i++) {
+		struct stat st;
+
+		cr_assert_eq(fstat(s->fds.taken[i], &st), 0);
+		relayed_fds[i] = (int)st.st_ino;
+	}
+	qmp_fds_release_taken(&s->fds);
 	return 0;
 }
 
@@ -330,7 +342,8 @@ Test(session, local_queries)
 	const char *names[] = { "query-status", "stop", "cont", "quit", "system_reset",
 		"system_powerdown", "query-cpus", "query-cpus-fast", "query-hotpluggable-cpus",
 		"blockdev-add", "blockdev-del", "device_add", "device_del", "netdev_add",
-		"netdev_del", "balloon", "query-balloon", "query-version" };
+		"netdev_del", "balloon", "query-balloon", "query-net-stats", "getfd", "closefd",
+		"query-version" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char want[64];
 
@@ -534,9 +547,23 @@ Test(session, device_arguments)
 		{ "\"device_del\",\"arguments\":{\"id\":\"d\",\"x\":1}", "Parameter 'x' is unexpected" },
 		{ "\"device_del\",\"arguments\":{\"id\":[]}", "Parameter 'id' expects a string" },
 		{ "\"device_del\",\"arguments\":{\"id\":\"d\"}", NULL },
-		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\"}", "Parameter 'ifname' is missing" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\"}",
+		  "netdev_add needs exactly one of 'ifname', 'fd' and 'fds'" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"ifname\":\"t\",\"fd\":\"f\"}",
+		  "netdev_add needs exactly one of 'ifname', 'fd' and 'fds'" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"fds\":\"a\",\"fd\":\"f\"}",
+		  "netdev_add needs exactly one of 'ifname', 'fd' and 'fds'" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"fd\":\"f\"}",
+		  "File descriptor named 'f' not found" },
+		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"fds\":\":b\"}",
+		  "Parameter 'fds' expects distinct fd names, not ''" },
+		{ "\"getfd\",\"arguments\":{\"fdname\":\"f\"}",
+		  "No file descriptor supplied via SCM_RIGHTS" },
+		{ "\"getfd\"", "Parameter 'fdname' is missing" },
+		{ "\"closefd\",\"arguments\":{\"fdname\":\"f\"}",
+		  "File descriptor named 'f' not found" },
 		{ "\"netdev_add\",\"arguments\":{\"id\":\"n\",\"ifname\":\"\"}",
-		  "Parameter 'ifname' must not be empty" },
+		  "netdev_add needs exactly one of 'ifname', 'fd' and 'fds'" },
 		{ "\"netdev_add\",\"arguments\":{\"id\":\"\",\"ifname\":\"t\"}",
 		  "Parameter 'id' must not be empty" },
 		{ "\"device_add\",\"arguments\":{\"id\":\"d\",\"driver\":\"\"}",
@@ -645,6 +672,106 @@ Test(session, core_answers_in_the_manual_shapes)
 	query("query-balloon", NULL);
 	core_answers(&r);
 	cr_assert_str_eq(take(), "{\"return\":{\"actual\":2147483648}}\r\n");
+}
+
+/* bulkhead's own query: per NIC the sums, then each queue pair; a NIC without counters says
+ * so and shows none */
+Test(session, net_stats_sum_the_queue_pairs)
+{
+	struct qmp_reply *r = calloc(1, sizeof(*r));
+	struct qmp_nic_stats *n;
+
+	cr_assert_not_null(r);
+	negotiate();
+	r->u.nics.n = 2;
+	n = &r->u.nics.nic[0];
+	*n = (struct qmp_nic_stats){ .index = 1, .id = "net-1", .netdev = "tap-1",
+				     .mac = { 0x52, 0x54, 0, 0xab, 0xcd, 0xef }, .counted = 1,
+				     .npairs = 2, .starts = 3 };
+	n->pair[0] = (struct net_stats_pair){ 1, 100, 2, 3, 300, 4, 5, 0 };
+	n->pair[1] = (struct net_stats_pair){ 10, 1000, 20, 30, 3000, 40, 50, 0 };
+	n->pair[2].rx_packets = 999;    /* past npairs: not shown, not summed */
+	r->u.nics.nic[1] = (struct qmp_nic_stats){ .index = 0, .netdev = "ext" };
+	query("query-net-stats", "1");
+	core_answers(r);
+	cr_assert_str_eq(take(), "{\"return\":[{\"addr\":\"0x1\",\"id\":\"net-1\",\"netdev\":"
+		"\"tap-1\",\"mac\":\"52:54:00:ab:cd:ef\",\"counted\":true,\"worker-starts\":3,"
+		"\"rx-packets\":11,\"rx-bytes\":1100,\"rx-dropped\":22,\"tx-packets\":33,"
+		"\"tx-bytes\":3300,\"tx-spoofed\":44,\"tx-errors\":55,\"queues\":["
+		"{\"rx-packets\":1,\"rx-bytes\":100,\"rx-dropped\":2,\"tx-packets\":3,"
+		"\"tx-bytes\":300,\"tx-spoofed\":4,\"tx-errors\":5},"
+		"{\"rx-packets\":10,\"rx-bytes\":1000,\"rx-dropped\":20,\"tx-packets\":30,"
+		"\"tx-bytes\":3000,\"tx-spoofed\":40,\"tx-errors\":50}]},"
+		"{\"addr\":\"0x0\",\"id\":\"\",\"netdev\":\"ext\",\"mac\":\"00:00:00:00:00:00\","
+		"\"counted\":false}],\"id\":1}\r\n");
+	free(r);
+}
+
+static int inode(int fd)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(fd, &st), 0);
+	return (int)st.st_ino;
+}
+
+/* QEMU's getfd: fds that came with the input get names, netdev_add "fds" takes them along to
+ * the core (consumed: a second use fails), closefd drops one; a client holds at most
+ * QMP_FDS_MAX, and what is past that is closed as it arrives */
+Test(session, getfd_closefd_and_netdev_add_fds)
+{
+	int p[2], q[2], flood[QMP_FDS_MAX + 2], ino_p, ino_q;
+
+	negotiate();
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(pipe(q), 0);
+	ino_p = inode(p[0]);
+	ino_q = inode(q[0]);
+	qmp_session_received_fds(&S, p, 2);
+	feed_expect("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"tapq0\"}}", RET_EMPTY);
+	feed_expect("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"tapq1\"}}", RET_EMPTY);
+	/* the same name again: the old fd is closed and replaced */
+	qmp_session_received_fds(&S, q, 1);
+	feed_expect("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"tapq1\"}}", RET_EMPTY);
+	cr_assert_eq(fcntl(p[1], F_GETFD), -1, "the replaced fd was closed");
+	feed("{\"execute\":\"netdev_add\",\"arguments\":{\"id\":\"net-0\",\"fds\":\"tapq1:tapq0\"}}");
+	cr_assert_eq(nrelayed, 1);
+	cr_assert_eq(relayed[0].cmd, QMP_CMD_NETDEV_ADD);
+	cr_assert_str_eq(relayed[0].u.netdev_add.ifname, "");
+	cr_assert_eq(relayed[0].u.netdev_add.nfds, 2);
+	cr_assert_eq(nrelayed_fds, 2);
+	cr_assert_eq(relayed_fds[0], ino_q, "in the order the names were given");
+	cr_assert_eq(relayed_fds[1], ino_p);
+	cr_assert_eq(fcntl(q[0], F_GETFD), -1, "sent, and closed in qmpd");
+	core_answers(&(struct qmp_reply){ 0 });
+	cr_assert_str_eq(take(), RET_EMPTY);
+	feed_expect("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"tapq0\"}}",
+		    GENERIC("File descriptor named 'tapq0' not found"));
+	close(q[1]);
+	/* a flood: QMP_FDS_MAX are kept, the rest closed at once */
+	for (unsigned i = 0; i < QMP_FDS_MAX + 2; i++)
+		flood[i] = dup(0);
+	qmp_session_received_fds(&S, flood, QMP_FDS_MAX + 2);
+	cr_assert_eq(fcntl(flood[QMP_FDS_MAX], F_GETFD), -1);
+	cr_assert_eq(fcntl(flood[QMP_FDS_MAX + 1], F_GETFD), -1);
+	cr_assert_geq(fcntl(flood[0], F_GETFD), 0);
+	for (unsigned i = 0; i < QMP_FDS_MAX; i++) {
+		char in[128];
+
+		snprintf(in, sizeof(in), "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"f%u\"}}", i);
+		feed_expect(in, RET_EMPTY);
+	}
+	feed_expect("{\"execute\":\"netdev_add\",\"arguments\":{\"id\":\"n\",\"fds\":"
+		    "\"f0:f1:f2:f3:f4:f5:f6:f7:f0\"}}",
+		    GENERIC("Parameter 'fds' names more than 8 fds"));
+	feed_expect("{\"execute\":\"netdev_add\",\"arguments\":{\"id\":\"n\",\"fds\":\"f0:f0\"}}",
+		    GENERIC("Parameter 'fds' expects distinct fd names, not 'f0'"));
+	feed_expect("{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"f3\"}}", RET_EMPTY);
+	cr_assert_eq(fcntl(flood[3], F_GETFD), -1, "closefd closed it");
+	/* the session's end closes what it still holds */
+	qmp_session_exit(&S);
+	cr_assert_eq(fcntl(flood[0], F_GETFD), -1);
+	qmp_session_init(&S, &cap_ops);
 }
 
 Test(session, core_errors_carry_their_class)

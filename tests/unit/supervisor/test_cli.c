@@ -9,96 +9,7 @@
 
 #include "bulkhead-config.h"
 #include "cli.h"
-
-#define MAXARGS 64
-
-struct run {
-	enum cli_result res;
-	struct vm_config cfg;
-	char err[512];
-	char *out;               /* what cli_parse printed (help/version) */
-	char *config;            /* cli_print_config output */
-};
-
-/* Parse a NULL-terminated argument list (argv[0] is supplied). */
-static void run_v(struct run *r, va_list ap)
-{
-	char *argv[MAXARGS + 1];
-	int argc = 0;
-	size_t len;
-	FILE *out;
-
-	argv[argc++] = (char *)"bulkhead";
-	for (char *a; (a = va_arg(ap, char *)); )
-		argv[argc++] = a;
-	cr_assert_lt(argc, MAXARGS);
-	argv[argc] = NULL;
-	memset(r->err, 'X', sizeof(r->err));    /* prove err is (re)written */
-	out = open_memstream(&r->out, &len);
-	cr_assert_not_null(out);
-	r->res = cli_parse(argc, argv, &r->cfg, out, r->err, sizeof(r->err));
-	fclose(out);
-	out = open_memstream(&r->config, &len);
-	cr_assert_not_null(out);
-	cli_print_config(out, &r->cfg);
-	fclose(out);
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->config);
-}
-
-static void expect_golden(const char *golden, ...)
-{
-	struct run r;
-	va_list ap;
-
-	va_start(ap, golden);
-	run_v(&r, ap);
-	va_end(ap);
-	cr_assert_eq(r.res, CLI_OK, "parse failed: %s", r.err);
-	cr_expect_str_eq(r.err, "");
-	cr_expect_str_eq(r.out, "");
-	cr_expect_str_eq(r.config, golden);
-	run_free(&r);
-}
-
-static void expect_error(const char *want, ...)
-{
-	struct run r;
-	va_list ap;
-
-	va_start(ap, want);
-	run_v(&r, ap);
-	va_end(ap);
-	cr_expect_eq(r.res, CLI_ERROR, "expected error '%s', got result %d", want, r.res);
-	cr_expect_str_eq(r.err, want);
-	cr_expect_null(strchr(r.err, '\n'), "error is not one line: %s", r.err);
-	run_free(&r);
-}
-
-static void run_args(struct run *r, ...)
-{
-	va_list ap;
-
-	va_start(ap, r);
-	run_v(r, ap);
-	va_end(ap);
-}
-
-/* Parse -kernel /k plus one option; return the result for field checks. */
-static struct run parse2(const char *opt, const char *arg)
-{
-	struct run r;
-
-	run_args(&r, "-kernel", "/k", opt, arg, NULL);
-	return r;
-}
-
-#define ERR(...) expect_error(__VA_ARGS__, NULL)
-#define GOLDEN(...) expect_golden(__VA_ARGS__, NULL)
+#include "cli_harness.h"
 
 /* ---- golden outputs ---- */
 
@@ -503,12 +414,6 @@ Test(cli_errors, one_line)
 
 /* ---- disks: -drive, -device, -chardev ---- */
 
-#define BASE_CONFIG(kernel) \
-	"name=\n" "uuid=\n" "machine.acpi=on\n" "machine.dump-guest-core=on\n" \
-	"machine.mem-share=off\n" "kernel=" kernel "\n" "initrd=\n" "append=\n" "smp=1\n" \
-	"mem=268435456\n" "mem-path=\n" "serial=\n" "log=\n" "daemonize=off\n" "pidfile=\n" \
-	"disable-seccomp=off\n"
-
 /* The StratoVirt manual's older form: a -drive alone is a disk. */
 Test(cli_disks, old_syntax_drive_alone)
 {
@@ -629,8 +534,8 @@ Test(cli_errors, drive_iops)
 
 Test(cli_errors, device)
 {
-	ERR("-device: driver 'virtio-net-device' is not supported",
-	    "-kernel", "/k", "-device", "virtio-net-device,netdev=n");
+	ERR("-device: driver 'virtio-rng-device' is not supported",
+	    "-kernel", "/k", "-device", "virtio-rng-device,id=r");
 	ERR("-device: a driver is required", "-kernel", "/k", "-device", "drive=x");
 	ERR("-device: a driver is required", "-kernel", "/k", "-device", "");
 	ERR("-device: virtio-blk-device needs drive=", "-kernel", "/k", "-device",
@@ -642,6 +547,13 @@ Test(cli_errors, device)
 	ERR("-device: drive 'x' is used by more than one device", "-kernel", "/k",
 	    "-drive", "id=x,file=/x", "-device", "virtio-blk-device,drive=x",
 	    "-device", "virtio-blk-device,drive=x,id=second");
+	/* device ids are one namespace (QMP's device_del), disks and NICs alike */
+	ERR("-device: id 'b' is used by another device", "-kernel", "/k",
+	    "-drive", "id=x,file=/x", "-drive", "id=y,file=/y",
+	    "-device", "virtio-blk-device,drive=x,id=b", "-device", "virtio-blk-device,drive=y,id=b");
+	ERR("-device: id 'b' is used by another device", "-kernel", "/k",
+	    "-chardev", "socket,id=c,path=/s", "-drive", "id=x,file=/x",
+	    "-device", "vhost-user-blk-device,chardev=c,id=b", "-device", "virtio-blk-device,drive=x,id=b");
 	ERR("-device: vhost-user-blk-device needs chardev=", "-kernel", "/k", "-device",
 	    "vhost-user-blk-device,id=v");
 	ERR("-device: chardev 'c' is not defined", "-kernel", "/k", "-device",
@@ -649,7 +561,7 @@ Test(cli_errors, device)
 	ERR("-device: chardev 'c' is used by more than one device", "-kernel", "/k",
 	    "-chardev", "socket,id=c,path=/s", "-device", "vhost-user-blk-device,chardev=c",
 	    "-device", "vhost-user-blk-device,chardev=c");
-	ERR("-device: chardev 'c' must be a client socket (no server) for vhost-user-blk-device",
+	ERR("-device: chardev 'c' must be a client socket (no server) for a vhost-user backend",
 	    "-kernel", "/k", "-chardev", "socket,id=c,path=/s,server,nowait",
 	    "-device", "vhost-user-blk-device,chardev=c");
 	ERR("-device: at most 6 disks in all (-drive and vhost-user-blk-device)", "-kernel", "/k",

@@ -138,17 +138,17 @@ static void dsdt_ged(struct aml *a)
 	/* Method (_EVT, 1, Serialized) { Local0 = ESEL
 	 *   If ((Local0 & PWR_DOWN) == PWR_DOWN) { Notify (\_SB.PWRB, 0x80) } } */
 	method = aml_method_begin(a, "_EVT", 1, true);
-	aml_store(a);
+	aml_op(a, AML_STORE);
 	aml_namestring(a, "ESEL");
 	aml_local(a, 0);
 	cond = aml_if_begin(a);
-	aml_lequal(a);
-	aml_and(a);
+	aml_op(a, AML_LEQUAL);
+	aml_op(a, AML_AND);
 	aml_local(a, 0);
 	aml_integer(a, GED_EVT_PWR_DOWN);
-	aml_null_target(a);
+	aml_op(a, AML_NULL_NAME);
 	aml_integer(a, GED_EVT_PWR_DOWN);
-	aml_notify(a);
+	aml_op(a, AML_NOTIFY);
 	aml_namestring(a, "\\_SB_.PWRB");
 	aml_integer(a, 0x80);       /* button: status change (pressed) */
 	aml_end(a, cond);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include "aml.h"
+#include "le.h"
 
 #define OP_ZERO         0x00
 #define OP_ONE          0x01
@@ -16,10 +17,6 @@
 #define OP_PACKAGE      0x12
 #define OP_METHOD       0x14
 #define OP_LOCAL0       0x60
-#define OP_STORE        0x70
-#define OP_AND          0x7b
-#define OP_NOTIFY       0x86
-#define OP_LEQUAL       0x93
 #define OP_IF           0xa0
 #define OP_DUAL_NAME    0x2e
 #define OP_MULTI_NAME   0x2f
@@ -276,24 +273,25 @@ void aml_name(struct aml *a, const char *name)
 	aml_namestring(a, name);
 }
 
-size_t aml_scope_begin(struct aml *a, const char *name)
+/* An opcode of n bytes, then PkgLength (inserted at the mark by aml_end), then a name. */
+static size_t named_begin(struct aml *a, const uint8_t *op, size_t n, const char *name)
 {
 	size_t mark;
 
-	byte(a, OP_SCOPE);
+	aml_bytes(a, op, n);
 	mark = a->len;
 	aml_namestring(a, name);
 	return mark;
 }
 
+size_t aml_scope_begin(struct aml *a, const char *name)
+{
+	return named_begin(a, (uint8_t[]){ OP_SCOPE }, 1, name);
+}
+
 size_t aml_device_begin(struct aml *a, const char *name)
 {
-	size_t mark;
-
-	aml_bytes(a, (uint8_t[]){ OP_EXT, OP_EXT_DEVICE }, 2);
-	mark = a->len;
-	aml_namestring(a, name);
-	return mark;
+	return named_begin(a, (uint8_t[]){ OP_EXT, OP_EXT_DEVICE }, 2, name);
 }
 
 size_t aml_package_begin(struct aml *a, uint8_t nelems)
@@ -376,20 +374,12 @@ void aml_res_irq_noflags(struct aml *a, unsigned irq)
 	aml_bytes(a, (uint8_t[]){ 0x22, mask, mask >> 8 }, 3);
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 void aml_res_mem32_fixed(struct aml *a, bool rw, uint32_t base, uint32_t size)
 {
 	uint8_t d[12] = { 0x86, 9, 0, rw ? 1 : 0 };   /* large item 0x06, 9 data bytes */
 
-	le32(d + 4, base);
-	le32(d + 8, size);
+	le_put32(d + 4, base);
+	le_put32(d + 8, size);
 	aml_bytes(a, d, sizeof(d));
 }
 
@@ -399,17 +389,14 @@ void aml_res_interrupt_edge_high(struct aml *a, uint32_t irq)
 	 * bit3 0 = exclusive; then a table of one interrupt number */
 	uint8_t d[9] = { 0x89, 6, 0, 0x03, 1 };
 
-	le32(d + 5, irq);
+	le_put32(d + 5, irq);
 	aml_bytes(a, d, sizeof(d));
 }
 
 size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized)
 {
-	size_t mark;
+	size_t mark = named_begin(a, (uint8_t[]){ OP_METHOD }, 1, name);
 
-	byte(a, OP_METHOD);
-	mark = a->len;
-	aml_namestring(a, name);
 	if (nargs > METHOD_ARGS_MAX)
 		fail(a, -EINVAL);
 	/* MethodFlags: ArgCount in bits 2:0, SerializeFlag in bit 3, SyncLevel 0 */
@@ -423,24 +410,9 @@ size_t aml_if_begin(struct aml *a)
 	return a->len;
 }
 
-void aml_store(struct aml *a)
+void aml_op(struct aml *a, uint8_t op)
 {
-	byte(a, OP_STORE);
-}
-
-void aml_and(struct aml *a)
-{
-	byte(a, OP_AND);
-}
-
-void aml_lequal(struct aml *a)
-{
-	byte(a, OP_LEQUAL);
-}
-
-void aml_notify(struct aml *a)
-{
-	byte(a, OP_NOTIFY);
+	byte(a, op);
 }
 
 void aml_local(struct aml *a, unsigned n)
@@ -450,11 +422,6 @@ void aml_local(struct aml *a, unsigned n)
 		return;
 	}
 	byte(a, (uint8_t)(OP_LOCAL0 + n));
-}
-
-void aml_null_target(struct aml *a)
-{
-	byte(a, 0x00);      /* Target := SuperName | NullName */
 }
 
 void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offset,
@@ -469,11 +436,8 @@ void aml_opregion(struct aml *a, const char *name, uint8_t space, uint64_t offse
 
 size_t aml_field_begin(struct aml *a, const char *region, uint8_t flags)
 {
-	size_t mark;
+	size_t mark = named_begin(a, (uint8_t[]){ OP_EXT, OP_EXT_FIELD }, 2, region);
 
-	aml_bytes(a, (uint8_t[]){ OP_EXT, OP_EXT_FIELD }, 2);
-	mark = a->len;
-	aml_namestring(a, region);
 	byte(a, flags);
 	return mark;
 }

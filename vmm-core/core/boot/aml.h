@@ -54,19 +54,20 @@ void aml_res_mem32_fixed(struct aml *a, bool rw, uint32_t base, uint32_t size);
 void aml_res_interrupt_edge_high(struct aml *a, uint32_t irq);
 
 /*
- * Control methods and the few expressions a GED's _EVT needs. AML operators are prefix: each
- * of these calls writes the opcode only, the caller then writes the operands in order, e.g.
- * Store (ESEL, Local0) is aml_store(); aml_namestring("ESEL"); aml_local(0).
+ * Control methods and the few expressions a GED's _EVT needs. AML operators are prefix:
+ * aml_op writes the opcode only, the caller then writes the operands in order, e.g.
+ * Store (ESEL, Local0) is aml_op(AML_STORE); aml_namestring("ESEL"); aml_local(0).
  * Method and If bodies are closed with aml_end, like a Device.
  */
+#define AML_NULL_NAME 0x00      /* as a Target: the result is not stored */
+#define AML_STORE     0x70      /* source, target */
+#define AML_AND       0x7b      /* operand, operand, target */
+#define AML_NOTIFY    0x86      /* object, value */
+#define AML_LEQUAL    0x93      /* operand, operand */
 size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs, bool serialized);
 size_t aml_if_begin(struct aml *a);                     /* predicate, then the body */
-void aml_store(struct aml *a);                          /* source, target */
-void aml_and(struct aml *a);                            /* operand, operand, target */
-void aml_lequal(struct aml *a);                         /* operand, operand */
-void aml_notify(struct aml *a);                         /* object, value */
+void aml_op(struct aml *a, uint8_t op);
 void aml_local(struct aml *a, unsigned n);              /* Local0..Local7 */
-void aml_null_target(struct aml *a);                    /* result not stored */
 
 /* OperationRegion (name, space, offset, len) */
 #define AML_SPACE_SYSTEM_MEMORY 0x00

@@ -4,7 +4,6 @@
 #include "boot.h"
 
 #include <elf.h>
-#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

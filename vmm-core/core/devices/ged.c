@@ -24,17 +24,8 @@ static void ged_read(void *opaque, uint64_t offset, void *data, unsigned len)
 		((uint8_t *)data)[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void ged_write(void *opaque, uint64_t offset, const void *data, unsigned len)
-{
-	(void)opaque;
-	(void)offset;
-	(void)data;
-	(void)len;
-}
-
 const struct bus_dev_ops ged_ops = {
-	.read = ged_read,
-	.write = ged_write,
+	.read = ged_read,     /* no write: writes are ignored */
 };
 
 void ged_init(struct ged *g, struct irq_sink irq, unsigned gsi)

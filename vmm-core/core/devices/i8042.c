@@ -183,15 +183,12 @@ static void request_reset(struct i8042 *k)
 		k->ctl.request_exit(k->ctl.opaque, VM_EXIT_RESET);
 }
 
-static void data_read(void *opaque, uint64_t offset, void *data, unsigned len)
+static uint8_t data_read(void *opaque, uint64_t offset)
 {
 	struct i8042 *k = opaque;
-	uint8_t *out = data;
+	uint8_t v;
 
 	(void)offset;
-	if (!len)
-		return;
-	memset(out, 0, len);
 	pthread_mutex_lock(&k->lock);
 	if (k->q_count) {
 		k->out = k->queue[k->q_head];
@@ -199,19 +196,16 @@ static void data_read(void *opaque, uint64_t offset, void *data, unsigned len)
 		k->q_count--;
 		kbd_irq(k);	/* the guest's handler reads one byte per interrupt */
 	}
-	out[0] = k->out;	/* an empty buffer reads as the last byte, like the chip */
+	v = k->out;	/* an empty buffer reads as the last byte, like the chip */
 	pthread_mutex_unlock(&k->lock);
+	return v;
 }
 
 /* One byte to port 0x60 (data) or 0x64 (command); the status bit says which came last. */
-static void port_write(struct i8042 *k, const void *data, unsigned len, bool cmd)
+static void port_write(struct i8042 *k, uint8_t v, bool cmd)
 {
-	uint8_t v;
 	bool reset;
 
-	if (!len)
-		return;
-	v = *(const uint8_t *)data;
 	pthread_mutex_lock(&k->lock);
 	if (cmd) {
 		k->status |= STS_CMD;
@@ -226,41 +220,32 @@ static void port_write(struct i8042 *k, const void *data, unsigned len, bool cmd
 		request_reset(k);
 }
 
-static void data_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+static void data_write(void *opaque, uint64_t offset, uint8_t v)
 {
 	(void)offset;
-	port_write(opaque, data, len, false);
+	port_write(opaque, v, false);
 }
 
-static void cmd_read(void *opaque, uint64_t offset, void *data, unsigned len)
+static uint8_t cmd_read(void *opaque, uint64_t offset)
 {
 	struct i8042 *k = opaque;
-	uint8_t *out = data;
+	uint8_t v;
 
 	(void)offset;
-	if (!len)
-		return;
-	memset(out, 0, len);
 	pthread_mutex_lock(&k->lock);
-	out[0] = status(k);
+	v = status(k);
 	pthread_mutex_unlock(&k->lock);
+	return v;
 }
 
-static void cmd_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+static void cmd_write(void *opaque, uint64_t offset, uint8_t v)
 {
 	(void)offset;
-	port_write(opaque, data, len, true);
+	port_write(opaque, v, true);
 }
 
-const struct bus_dev_ops i8042_data_ops = {
-	.read = data_read,
-	.write = data_write,
-};
-
-const struct bus_dev_ops i8042_cmd_ops = {
-	.read = cmd_read,
-	.write = cmd_write,
-};
+const struct bus_dev_ops i8042_data_ops = { .read8 = data_read, .write8 = data_write };
+const struct bus_dev_ops i8042_cmd_ops = { .read8 = cmd_read, .write8 = cmd_write };
 
 void i8042_init(struct i8042 *k, struct vm_ctl ctl)
 {

@@ -18,17 +18,12 @@
 #define SLP_EN       0x20
 #define SLP_TYP(v)   (((v) >> 2) & 7)
 
-static void pm_read(void *opaque, uint64_t offset, void *data, unsigned len)
+static uint8_t pm_read(void *opaque, uint64_t offset)
 {
 	struct acpi_pm *p = opaque;
-	uint8_t *out = data;
 
-	if (!len)
-		return;
-	memset(out, 0, len);
 	/* no lock: the state is one byte, accessed atomically */
-	if (offset == PM_SLEEP_STS)
-		out[0] = __atomic_load_n(&p->sleep_sts, __ATOMIC_SEQ_CST);
+	return offset == PM_SLEEP_STS ? __atomic_load_n(&p->sleep_sts, __ATOMIC_SEQ_CST) : 0;
 }
 
 static void request(struct acpi_pm *p, enum vm_exit_reason why)
@@ -37,14 +32,10 @@ static void request(struct acpi_pm *p, enum vm_exit_reason why)
 		p->ctl.request_exit(p->ctl.opaque, why);
 }
 
-static void pm_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+static void pm_write(void *opaque, uint64_t offset, uint8_t v)
 {
 	struct acpi_pm *p = opaque;
-	uint8_t v;
 
-	if (!len)
-		return;
-	v = *(const uint8_t *)data;
 	switch (offset) {
 	case PM_SLEEP_CTL:
 		/* only S5 is offered by the DSDT; other sleep states would need resume support */
@@ -64,8 +55,8 @@ static void pm_write(void *opaque, uint64_t offset, const void *data, unsigned l
 }
 
 const struct bus_dev_ops acpi_pm_ops = {
-	.read = pm_read,
-	.write = pm_write,
+	.read8 = pm_read,
+	.write8 = pm_write,
 };
 
 void acpi_pm_init(struct acpi_pm *p, struct vm_ctl ctl)

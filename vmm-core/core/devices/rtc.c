@@ -89,34 +89,23 @@ static uint8_t computed_value(const struct rtc *r, uint8_t idx)
 	}
 }
 
-static void rtc_read(void *opaque, uint64_t offset, void *data, unsigned len)
-{
-	struct rtc *r = opaque;
-	uint8_t *out = data;
-
-	if (!len)
-		return;
-	memset(out, 0, len);
-	if (offset != 1) {
-		out[0] = 0xff;	/* the index register is write-only */
-		return;
-	}
-	pthread_mutex_lock(&r->lock);
-	if (is_computed(r->index))
-		out[0] = computed_value(r, r->index);
-	else
-		out[0] = r->regs[r->index];
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void rtc_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+static uint8_t rtc_read(void *opaque, uint64_t offset)
 {
 	struct rtc *r = opaque;
 	uint8_t v;
 
-	if (!len)
-		return;
-	v = *(const uint8_t *)data;
+	if (offset != 1)
+		return 0xff;	/* the index register is write-only */
+	pthread_mutex_lock(&r->lock);
+	v = is_computed(r->index) ? computed_value(r, r->index) : r->regs[r->index];
+	pthread_mutex_unlock(&r->lock);
+	return v;
+}
+
+static void rtc_write(void *opaque, uint64_t offset, uint8_t v)
+{
+	struct rtc *r = opaque;
+
 	pthread_mutex_lock(&r->lock);
 	if (offset == 0) {
 		r->nmi_disabled = v & 0x80;
@@ -133,8 +122,8 @@ static void rtc_write(void *opaque, uint64_t offset, const void *data, unsigned 
 }
 
 const struct bus_dev_ops rtc_ops = {
-	.read = rtc_read,
-	.write = rtc_write,
+	.read8 = rtc_read,
+	.write8 = rtc_write,
 };
 
 static void set16(struct rtc *r, uint8_t idx, uint64_t v)

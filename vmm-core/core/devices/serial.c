@@ -248,35 +248,31 @@ static uint8_t reg_read(struct serial *s, uint64_t off)
 	}
 }
 
-static void serial_read(void *opaque, uint64_t offset, void *data, unsigned len)
+static uint8_t serial_read(void *opaque, uint64_t offset)
 {
 	struct serial *s = opaque;
-	uint8_t *out = data;
+	uint8_t v;
 
-	if (!len)
-		return;
-	memset(out, 0, len);
 	pthread_mutex_lock(&s->lock);
-	out[0] = reg_read(s, offset);
+	v = reg_read(s, offset);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	return v;
 }
 
-static void serial_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+static void serial_write(void *opaque, uint64_t offset, uint8_t v)
 {
 	struct serial *s = opaque;
 
-	if (!len)
-		return;
 	pthread_mutex_lock(&s->lock);
-	reg_write(s, offset, *(const uint8_t *)data);
+	reg_write(s, offset, v);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
 const struct bus_dev_ops serial_ops = {
-	.read = serial_read,
-	.write = serial_write,
+	.read8 = serial_read,
+	.write8 = serial_write,
 };
 
 void serial_init(struct serial *s, int out_fd, struct irq_sink irq, unsigned gsi)

@@ -27,20 +27,34 @@ int bus_register(struct bus *b, uint64_t base, uint64_t len, const char *name,
 	return 0;
 }
 
+void bus_dev_access(const struct bus_dev_ops *ops, void *opaque, uint64_t offset, void *data,
+		    unsigned len, bool is_write)
+{
+	uint8_t *bytes = data;
+
+	if (!len)
+		return;
+	if (is_write) {
+		if (ops->write)
+			ops->write(opaque, offset, data, len);
+		else if (ops->write8)
+			ops->write8(opaque, offset, bytes[0]);
+	} else if (ops->read) {
+		ops->read(opaque, offset, data, len);
+	} else {
+		memset(data, ops->read8 ? 0 : 0xff, len);
+		if (ops->read8)
+			bytes[0] = ops->read8(opaque, offset);
+	}
+}
+
 bool bus_access(struct bus *b, uint64_t addr, void *data, unsigned len, bool is_write)
 {
 	for (unsigned i = 0; i < b->nr; i++) {
 		const struct bus_range *r = &b->r[i];
 		if (!range_within(addr, len, r->base, r->len))
 			continue;
-		if (is_write) {
-			if (r->ops->write)
-				r->ops->write(r->opaque, addr - r->base, data, len);
-		} else if (r->ops->read) {
-			r->ops->read(r->opaque, addr - r->base, data, len);
-		} else {
-			memset(data, 0xff, len);
-		}
+		bus_dev_access(r->ops, r->opaque, addr - r->base, data, len, is_write);
 		return true;
 	}
 	return false;

@@ -8,10 +8,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A device gives read/write, or read8/write8 when its registers are all one byte wide (the
+ * legacy PC devices): those see the access's first byte only, and the other bytes of a wider
+ * read are zero. A missing write ignores writes; a missing read reads all-ones. */
 struct bus_dev_ops {
 	/* offset is relative to the registered base; len is 1, 2, 4 or 8 */
 	void (*read)(void *opaque, uint64_t offset, void *data, unsigned len);
 	void (*write)(void *opaque, uint64_t offset, const void *data, unsigned len);
+	uint8_t (*read8)(void *opaque, uint64_t offset);
+	void (*write8)(void *opaque, uint64_t offset, uint8_t v);
 };
 
 #define BUS_MAX_RANGES 64
@@ -38,6 +43,9 @@ int bus_register(struct bus *b, uint64_t base, uint64_t len, const char *name,
  * address (rate-limited) and reads return all-ones.
  */
 bool bus_access(struct bus *b, uint64_t addr, void *data, unsigned len, bool is_write);
+/* One access to one device through its ops, as bus_access makes it. */
+void bus_dev_access(const struct bus_dev_ops *ops, void *opaque, uint64_t offset, void *data,
+		    unsigned len, bool is_write);
 
 /* How a core device raises an interrupt line (KVM_IRQ_LINE in the real VM, a recorder in tests). */
 struct irq_sink {

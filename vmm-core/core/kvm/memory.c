@@ -2,13 +2,11 @@
 #include "memory.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "layout.h"
-#include "log.h"
 #include "memfd.h"
 #include "util.h"
 

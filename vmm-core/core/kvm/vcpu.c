@@ -4,15 +4,14 @@
 #include <inttypes.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "emulate.h"
-#include "layout.h"
 #include "log.h"
 #include "sandbox.h"
 #include "vcpu_exit.h"
@@ -241,12 +240,16 @@ static bool emulate_fallback(struct vcpu *v)
 }
 
 /* End the VM because this vCPU cannot continue: one line for the user, a full dump in the log. */
-static void vcpu_fail(struct vcpu *v, const char *what)
+PRINTF(2, 3) static void vcpu_fail(struct vcpu *v, const char *fmt, ...)
 {
 	struct kvm_regs r = { 0 };
 	struct kvm_sregs s = { 0 };
-	char insn[64], line[512];
+	char what[128], insn[64], line[512];
+	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	ioctl(v->fd, KVM_GET_REGS, &r);
 	ioctl(v->fd, KVM_GET_SREGS, &s);
 	format_insn(v, &r, &s, insn, sizeof(insn));
@@ -270,13 +273,11 @@ static bool internal_error(struct vcpu *v)
 		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "event delivery failed",
 	};
 	uint32_t s = v->run->internal.suberror;
-	char what[128];
 
 	if (s == KVM_INTERNAL_ERROR_EMULATION && emulate_fallback(v))
 		return true;
-	snprintf(what, sizeof(what), "KVM_EXIT_INTERNAL_ERROR suberror %u (%s)", s,
-		 s < ARRAY_SIZE(sub) && sub[s] ? sub[s] : "unknown");
-	vcpu_fail(v, what);
+	vcpu_fail(v, "KVM_EXIT_INTERNAL_ERROR suberror %u (%s)", s,
+		  s < ARRAY_SIZE(sub) && sub[s] ? sub[s] : "unknown");
 	return false;
 }
 
@@ -286,11 +287,9 @@ static void guest_end(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	enum vm_exit_reason why = vcpu_exit_guest_end(run->exit_reason, run->system_event.type);
-	char what[64];
 
 	if (why == VM_EXIT_NONE) {
-		snprintf(what, sizeof(what), "KVM_EXIT_SYSTEM_EVENT type %u", run->system_event.type);
-		vcpu_fail(v, what);
+		vcpu_fail(v, "KVM_EXIT_SYSTEM_EVENT type %u", run->system_event.type);
 		return;
 	}
 	/* no register dump: on AMD, KVM has already put the vCPU through INIT by now */
@@ -304,7 +303,6 @@ static void guest_end(struct vcpu *v)
 static bool handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
-	char what[96];
 
 	v->exits++;
 	switch (run->exit_reason) {
@@ -323,16 +321,14 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTERNAL_ERROR:
 		return internal_error(v);
 	case KVM_EXIT_FAIL_ENTRY:
-		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx)",
-			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		vcpu_fail(v, what);
+		vcpu_fail(v, "KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx)",
+			  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_HLT:
 		vcpu_fail(v, "KVM_EXIT_HLT (halt with the in-kernel irqchip should not exit)");
 		return false;
 	default:
-		snprintf(what, sizeof(what), "unhandled KVM exit %u", run->exit_reason);
-		vcpu_fail(v, what);
+		vcpu_fail(v, "unhandled KVM exit %u", run->exit_reason);
 		return false;
 	}
 }
@@ -417,12 +413,18 @@ static int vcpu_init_lapic(struct vcpu *v)
 int vcpu_set_boot_state(struct vcpu *v, const struct kvm_regs *regs, const struct kvm_sregs *sregs)
 {
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
-	struct {
+	/*
+	 * struct kvm_msrs ends in a flexible array: the union gives it room for one entry.
+	 * A struct with the entry as a member after it would be a GNU extension (clang's
+	 * -Wgnu-variable-sized-type-not-at-end).
+	 */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} msrs = { .hdr.nmsrs = 1, .e = { { .index = MSR_IA32_MISC_ENABLE,
-					     .data = MISC_ENABLE_FAST_STRING } } };
+		uint8_t room[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs = { .hdr.nmsrs = 1 };
 
+	msrs.hdr.entries[0] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE,
+						      .data = MISC_ENABLE_FAST_STRING };
 	if (ioctl(v->fd, KVM_SET_SREGS, sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, regs) < 0 ||
 	    ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;

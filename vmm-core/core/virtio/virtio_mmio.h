@@ -54,13 +54,15 @@
 #define VMMIO_S_FAILED           0x80
 
 #define VMMIO_F_VERSION_1        32
-/* What this transport can carry: device-specific bits 0..23, INDIRECT_DESC, EVENT_IDX,
- * VERSION_1. Not PACKED (the backends do split rings), not ACCESS_PLATFORM (no IOMMU), and
- * never the vhost-user bit 30 (PROTOCOL_FEATURES), which means nothing to a guest. */
+/* What this transport can carry: the device-specific bits 0..23 and 50..63 (virtio 1.2
+ * §6: e.g. virtio-net's RSS is bit 60), INDIRECT_DESC, EVENT_IDX, VERSION_1. Not PACKED (the
+ * backends do split rings), not ACCESS_PLATFORM (no IOMMU), and never the vhost-user bit 30
+ * (PROTOCOL_FEATURES), which means nothing to a guest. */
+#define VMMIO_FEATURES_DEV_HIGH  (~0ULL << 50)
 #define VMMIO_FEATURES_MASK      (0xffffffULL | (1ULL << 28) | (1ULL << 29) | \
-				  (1ULL << VMMIO_F_VERSION_1))
+				  (1ULL << VMMIO_F_VERSION_1) | VMMIO_FEATURES_DEV_HIGH)
 
-#define VMMIO_MAX_QUEUES         16
+#define VMMIO_MAX_QUEUES         17   /* a NIC's 8 queue pairs and its control queue */
 #define VMMIO_QUEUE_NUM_MAX_DEFAULT 256
 #define VMMIO_CONFIG_MAX         256
 

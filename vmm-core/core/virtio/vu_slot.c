@@ -4,7 +4,8 @@
  * died. Everything here runs with the transport lock held. */
 #include "vu_slot.h"
 
-#include <endian.h>
+#include "log.h"
+#include "util.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,11 +13,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "log.h"
-#include "util.h"
 #include "vm.h"
 
 #define WANT_PROTOCOL ((1ULL << VU_PROTOCOL_F_MQ) | (1ULL << VU_PROTOCOL_F_REPLY_ACK) | \
@@ -25,11 +23,6 @@
 static struct vu_slot *to_slot(struct vmmio *t)
 {
 	return container_of(t, struct vu_slot, t);
-}
-
-static uint32_t config_len(const struct vu_slot *s)
-{
-	return s->kind->config_len;
 }
 
 /* ---- KVM side: kick and call eventfds ---- */
@@ -272,16 +265,23 @@ static int handshake(struct vu_slot *s)
 			return r;
 	}
 	s->acked_protocol = pf;
+	/* the device's config space is the backend's (a disk's capacity, a NIC's MAC and link
+	 * state): a backend that cannot give it cannot serve a slot */
+	if (!(pf & (1ULL << VU_PROTOCOL_F_CONFIG))) {
+		log_warnx("%s: backend %s offers no config space (VHOST_USER_PROTOCOL_F_CONFIG)",
+			  s->name, s->backend_name);
+		return -EPROTONOSUPPORT;
+	}
 	if ((pf & (1ULL << VU_PROTOCOL_F_MQ)) && (r = vuf_get_queue_num(&s->front, &nq)))
 		return r;
 	if (nq == 0)
 		return -EPROTO;
+	if (s->kind->queues)
+		nq = s->kind->queues(nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES : nq, feat);
 	vmmio_set_backend(&s->t, s->kind->virtio_id, feat, nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES :
 			  (unsigned)nq);
 	s->connected = true;
-	if (pf & (1ULL << VU_PROTOCOL_F_CONFIG))
-		return vmmio_refresh_config(&s->t, config_len(s));
-	return 0;
+	return vmmio_refresh_config(&s->t, s->kind->config_len);
 }
 
 static void drop_backend(struct vu_slot *s)
@@ -333,13 +333,14 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name)
 	return r;
 }
 
-void vu_slot_set_empty(struct vu_slot *s)
+void vu_slot_set_empty(struct vu_slot *s, const uint8_t mac[6])
 {
 	uint8_t cfg[WORKER_CONFIG_MAX] = { 0 };
 
-	s->kind->empty_config(cfg);
+	s->kind->empty_config(cfg, mac);
 	vmmio_lock(&s->t);
-	vmmio_set_backend(&s->t, s->kind->virtio_id, s->kind->empty_features, 1);
+	vmmio_set_backend(&s->t, s->kind->virtio_id, s->kind->empty_features,
+			  s->kind->empty_queues);
 	vmmio_set_config(&s->t, cfg, s->kind->config_len);
 	vmmio_unlock(&s->t);
 }

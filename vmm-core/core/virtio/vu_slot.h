@@ -60,12 +60,12 @@ int vu_slot_attach(struct vu_slot *s, int sock, const char *name);
  * for the next one. External backends leave the device needing a reset. */
 void vu_slot_detach(struct vu_slot *s, const char *why);
 
-/* Hotplug (DESIGN.md §4): an empty slot offers its kind's device with the kind's empty config
+/* Hotplug (DESIGN.md §4): an empty slot offers its kind's device with the kind's empty config (a NIC: mac)
  * and features (a disk: capacity 0, "no medium") so the guest's driver binds at boot; plug
  * attaches a new worker (as vu_slot_attach, never external); unplug drops the backend and its
  * in-flight area and goes back to the kind's unplugged config. Plug and unplug change config
  * space and so raise a config interrupt. */
-void vu_slot_set_empty(struct vu_slot *s);
+void vu_slot_set_empty(struct vu_slot *s, const uint8_t mac[6]);
 int vu_slot_plug(struct vu_slot *s, int sock, const char *name);
 void vu_slot_unplug(struct vu_slot *s);
 

@@ -456,8 +456,8 @@ Test(acpi, iasl_disassembles_the_dsdt)
 {
 	char dir[] = "/tmp/test-acpi.XXXXXX", cmd[512], path[300];
 	static const char *const want[] = {
-		"Device (GED)", "Name (_HID, \"ACPI0013\"", "Interrupt (ResourceConsumer, Edge, "
-		"ActiveHigh, Exclusive", "OperationRegion (EREG, SystemMemory, 0xFEA00000, 0x04)",
+		"Device (GED)", "Name (_HID, \"ACPI0013\"", ("Interrupt (ResourceConsumer, Edge, "
+		 "ActiveHigh, Exclusive"), "OperationRegion (EREG, SystemMemory, 0xFEA00000, 0x04)",
 		"Field (EREG, DWordAcc, NoLock, WriteAsZeros)", "ESEL,   32",
 		"Method (_EVT, 1, Serialized)", "Local0 = ESEL", "If (((Local0 & 0x02) == 0x02))",
 		"Notify (\\_SB.PWRB, 0x80)", "Device (PWRB)", "EisaId (\"PNP0C0C\")",

@@ -106,7 +106,7 @@ Test(resetvec, stub_resets_through_the_i8042)
 			ip += 2;
 		} else if (i[0] == 0xe6) {
 			cr_assert_eq(i[1], PORT_I8042_CMD, "out to port 0x%x", i[1]);
-			i8042_cmd_ops.write(&kbc, 0, &al, 1);
+			bus_dev_access(&i8042_cmd_ops, &kbc, 0, &al, 1, true);
 			ip += 2;
 		} else {
 			cr_assert_fail("opcode 0x%02x before the reset", i[0]);

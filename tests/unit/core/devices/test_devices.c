@@ -48,13 +48,13 @@ static uint8_t rd(const struct bus_dev_ops *ops, void *dev, uint64_t off)
 {
 	uint8_t v = 0xcc;
 
-	ops->read(dev, off, &v, 1);
+	bus_dev_access(ops, dev, off, &v, 1, false);
 	return v;
 }
 
 static void wr(const struct bus_dev_ops *ops, void *dev, uint64_t off, uint8_t v)
 {
-	ops->write(dev, off, &v, 1);
+	bus_dev_access(ops, dev, off, &v, 1, true);
 }
 
 /* ---- serial ---- */
@@ -317,21 +317,21 @@ Test(serial, odd_lengths_and_offsets)
 	for (unsigned i = 0; i < ARRAY_SIZE(offs); i++) {
 		for (unsigned j = 0; j < ARRAY_SIZE(lens); j++) {
 			memset(buf, 0x41, sizeof(buf));
-			serial_ops.write(&ser, offs[i], buf, lens[j]);
-			serial_ops.read(&ser, offs[i], buf, lens[j]);
+			bus_dev_access(&serial_ops, &ser, offs[i], buf, lens[j], true);
+			bus_dev_access(&serial_ops, &ser, offs[i], buf, lens[j], false);
 		}
 	}
 	/* a wide read gives the register in byte 0 and zeros after it */
 	SW(4, 0);
 	SW(3, 0);
 	memset(buf, 0xee, sizeof(buf));
-	serial_ops.read(&ser, 5, buf, 4);
+	bus_dev_access(&serial_ops, &ser, 5, buf, 4, false);
 	cr_assert_eq(buf[0] & 0x60, 0x60);
 	cr_assert_eq(buf[1], 0);
 	cr_assert_eq(buf[3], 0);
 	cr_assert_eq(buf[4], 0xee, "nothing past len");
 	/* a wide write stores only its first byte */
-	serial_ops.write(&ser, 7, (uint8_t[4]){ 0x11, 0x22, 0x33, 0x44 }, 4);
+	bus_dev_access(&serial_ops, &ser, 7, (uint8_t[4]){ 0x11, 0x22, 0x33, 0x44 }, 4, true);
 	cr_assert_eq(SR(7), 0x11);
 }
 
@@ -491,15 +491,15 @@ Test(i8042, queue_overflow_and_odd_lengths)
 	cr_assert_eq(KST() & 0x01, 0);
 	for (unsigned len = 0; len <= 8; len++) {
 		memset(buf, 0, sizeof(buf));
-		i8042_data_ops.read(&kbc, 3, buf, len);
-		i8042_cmd_ops.read(&kbc, 7, buf, len);
-		i8042_data_ops.write(&kbc, 1, buf, len);
+		bus_dev_access(&i8042_data_ops, &kbc, 3, buf, len, false);
+		bus_dev_access(&i8042_cmd_ops, &kbc, 7, buf, len, false);
+		bus_dev_access(&i8042_data_ops, &kbc, 1, buf, len, true);
 	}
 	memset(buf, 0xee, sizeof(buf));
-	i8042_cmd_ops.read(&kbc, 0, buf, 4);
+	bus_dev_access(&i8042_cmd_ops, &kbc, 0, buf, 4, false);
 	cr_assert_eq(buf[1], 0);
 	cr_assert_eq(buf[3], 0);
-	i8042_cmd_ops.write(&kbc, 0, (uint8_t[2]){ 0xfe, 0x00 }, 2);
+	bus_dev_access(&i8042_cmd_ops, &kbc, 0, (uint8_t[2]){ 0xfe, 0x00 }, 2, true);
 	cr_assert_eq(ctl.n, 1, "first byte of a wide write is the command");
 }
 
@@ -638,15 +638,15 @@ Test(rtc, odd_lengths_and_offsets)
 	for (uint64_t off = 0; off < 4; off++) {
 		for (unsigned len = 0; len <= 8; len++) {
 			memset(buf, 0x80 | (uint8_t)off, sizeof(buf));
-			rtc_ops.write(&rtc, off, buf, len);
-			rtc_ops.read(&rtc, off, buf, len);
+			bus_dev_access(&rtc_ops, &rtc, off, buf, len, true);
+			bus_dev_access(&rtc_ops, &rtc, off, buf, len, false);
 		}
 	}
-	rtc_ops.write(&rtc, 0, (uint8_t[2]){ 0x09, 0x77 }, 2);
+	bus_dev_access(&rtc_ops, &rtc, 0, (uint8_t[2]){ 0x09, 0x77 }, 2, true);
 	memset(buf, 0xee, sizeof(buf));
-	rtc_ops.read(&rtc, 1, buf, 1);
+	bus_dev_access(&rtc_ops, &rtc, 1, buf, 1, false);
 	cr_assert_eq(buf[0], 0x26);
-	rtc_ops.read(&rtc, 0, buf, 2);
+	bus_dev_access(&rtc_ops, &rtc, 0, buf, 2, false);
 	cr_assert_eq(buf[1], 0);
 }
 
@@ -712,12 +712,12 @@ Test(pm, odd_lengths_and_offsets)
 	for (uint64_t off = 0; off < 16; off++) {
 		for (unsigned len = 0; len <= 8; len++) {
 			memset(buf, 0, sizeof(buf));
-			acpi_pm_ops.write(&pm, off, buf, len);
-			acpi_pm_ops.read(&pm, off, buf, len);
+			bus_dev_access(&acpi_pm_ops, &pm, off, buf, len, true);
+			bus_dev_access(&acpi_pm_ops, &pm, off, buf, len, false);
 		}
 	}
 	cr_assert_eq(ctl.n, 0);
-	acpi_pm_ops.write(&pm, 0, (uint8_t[4]){ 0x34, 0, 0, 0 }, 4);
+	bus_dev_access(&acpi_pm_ops, &pm, 0, (uint8_t[4]){ 0x34, 0, 0, 0 }, 4, true);
 	cr_assert_eq(ctl.n, 1);
 	cr_assert_eq(ctl.last, VM_EXIT_POWEROFF);
 }

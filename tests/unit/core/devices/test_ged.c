@@ -45,7 +45,7 @@ static uint32_t read_sel(void)
 {
 	uint8_t b[4] = { 0xcc, 0xcc, 0xcc, 0xcc };
 
-	ged_ops.read(&ged, GED_REG_EVT_SEL, b, 4);
+	bus_dev_access(&ged_ops, &ged, GED_REG_EVT_SEL, b, 4, false);
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
@@ -98,10 +98,10 @@ Test(ged, hostile_accesses_neither_crash_nor_touch_events)
 	for (size_t o = 0; o < sizeof(offs) / sizeof(offs[0]); o++) {
 		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
 			memset(buf, 0xa5, sizeof(buf));
-			ged_ops.write(&ged, offs[o], buf, lens[l]);
+			bus_dev_access(&ged_ops, &ged, offs[o], buf, lens[l], true);
 			if (offs[o] == GED_REG_EVT_SEL && lens[l] == 4)
 				continue;
-			ged_ops.read(&ged, offs[o], buf, lens[l]);
+			bus_dev_access(&ged_ops, &ged, offs[o], buf, lens[l], false);
 			for (unsigned i = 0; i < sizeof(buf); i++)
 				cr_assert_eq(buf[i], i < lens[l] ? 0 : 0xa5,
 					     "off 0x%lx len %u byte %u", (unsigned long)offs[o],

@@ -144,12 +144,15 @@ Test(vmmio, identity_and_empty_slot)
 
 Test(vmmio, features_are_masked_and_selected)
 {
-	/* bit 30 is vhost-user's PROTOCOL_FEATURES, 34 PACKED, 33 ACCESS_PLATFORM: never offered */
-	backend(FEATURES | (1ULL << 30) | (1ULL << 34) | (1ULL << 33) | (1ULL << 24), 1);
+	/* bit 30 is vhost-user's PROTOCOL_FEATURES, 34 PACKED, 33 ACCESS_PLATFORM: never offered;
+	 * 42-49 are reserved; 50-63 are the device's own again (virtio-net's RSS is 60) */
+	backend(FEATURES | (1ULL << 30) | (1ULL << 34) | (1ULL << 33) | (1ULL << 24) |
+		(1ULL << 42) | (1ULL << 49) | (1ULL << 50) | (1ULL << 60) | (1ULL << 63), 1);
 	wr(VMMIO_DEVICE_FEATURES_SEL, 0);
 	cr_assert_eq(rd(VMMIO_DEVICE_FEATURES), (1u << 29) | (1u << 9) | (1u << 1));
 	wr(VMMIO_DEVICE_FEATURES_SEL, 1);
-	cr_assert_eq(rd(VMMIO_DEVICE_FEATURES), 1u, "only VERSION_1 above bit 31");
+	cr_assert_eq(rd(VMMIO_DEVICE_FEATURES), 1u | (1u << 18) | (1u << 28) | (1u << 31),
+		     "VERSION_1 and the device's 50, 60, 63 above bit 31");
 	wr(VMMIO_DEVICE_FEATURES_SEL, 2);
 	cr_assert_eq(rd(VMMIO_DEVICE_FEATURES), 0);
 	wr(VMMIO_DEVICE_FEATURES_SEL, 0xffffffff);
@@ -493,10 +496,10 @@ static void empty_slot(void)
 	want[12] = 126;     /* seg_max */
 	want[21] = 2;       /* blk_size 512 */
 	cr_assert_eq(k->config_len, sizeof(want));
-	k->empty_config(cfg);
+	k->empty_config(cfg, (const uint8_t[6]){ 0 });
 	cr_assert_arr_eq(cfg, want, sizeof(want), "capacity 0, seg_max and blk_size as offered");
 	vmmio_lock(&F->t);
-	vmmio_set_backend(&F->t, k->virtio_id, k->empty_features, 1);
+	vmmio_set_backend(&F->t, k->virtio_id, k->empty_features, k->empty_queues);
 	vmmio_set_config(&F->t, cfg, k->config_len);
 	vmmio_unlock(&F->t);
 }
