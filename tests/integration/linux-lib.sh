@@ -84,6 +84,36 @@ ll_wait_serial() {
 	return 1
 }
 
+# ll_emulation_fault: did the guest triple-fault without a word from its kernel, in the nested
+# test host? There the vCPU is AMD-V emulated by QEMU TCG, which now and then corrupts a
+# guest's CPU state (a trivial probe guest has triple-faulted that way while idle); a Linux
+# kernel that meets a fault itself says so before it resets. (tests/linux/linuxlib.py's
+# emulation_fault is the same rule.)
+ll_emulation_fault() {
+	[ "${BULKHEAD_KVM_HOST_INSIDE:-}" = 1 ] || return 1
+	grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$LL_ERR" || return 1
+	! tr -d '\r' <"$LL_OUT" | grep -aEq 'Kernel panic|BUG:|Oops|double fault'
+}
+
+# ll_boot ERE SECONDS CMD...: ll_start CMD and wait (ll_wait_serial) for the guest to reach
+# ERE; a boot that ends in an emulation fault (ll_emulation_fault) first is started once
+# more, saying so. 1 when the guest does not get there.
+ll_boot() {
+	local ere=$1 tmo=$2
+	shift 2
+	ll_start "$@"
+	ll_wait_serial "$ere" "$tmo" && return 0
+	kill -0 "$LL_PID" 2>/dev/null && return 1
+	{ kill -KILL -- "-$LL_PID"; wait "$LL_PID"; } 2>/dev/null
+	ll_emulation_fault || return 1
+	echo "$LL_NAME: RETRY: the guest triple-faulted with no kernel message before $ere, an" \
+		"emulation fault of the nested test host; booting it once more. Its console ended:"
+	tail -n 20 "$LL_OUT" | tr -d '\r'
+	rm -f "$LL_SOCK"
+	ll_start "$@"
+	ll_wait_serial "$ere" "$tmo"
+}
+
 # ll_wait_exit SECONDS: LL_RC = bulkhead's exit status, or 124 after killing it at the deadline
 ll_wait_exit() {
 	local end=$((SECONDS + $1))

@@ -42,10 +42,9 @@ echo NO-POWER-BUTTON-IN-10-MINUTES
 EOF
 ll_initrd "$assets/initrd.gz"
 
-ll_start "$bulkhead" -kernel "$assets/vmlinuz" -initrd "$LL_INITRD" -serial stdio -m 256 \
-	-qmp "unix:$LL_SOCK,server,nowait" \
-	-append "console=ttyS0 panic=-1 bulkhead.modules=1"
-ll_wait_serial '^ACPID-READY' "$boot_tmo" || ll_fail "the guest never started acpid"
+ll_boot '^ACPID-READY' "$boot_tmo" "$bulkhead" -kernel "$assets/vmlinuz" -initrd "$LL_INITRD" \
+	-serial stdio -m 256 -qmp "unix:$LL_SOCK,server,nowait" \
+	-append "console=ttyS0 panic=-1 bulkhead.modules=1" || ll_fail "the guest never started acpid"
 grep -aq 'Power Button' "$LL_OUT" || ll_fail "the guest has no ACPI power button input device"
 
 reply=$(ll_qmp '{"execute":"system_powerdown","id":"p"}')

@@ -35,9 +35,10 @@ esac
 
 ll_init "linux-reboot-$method"
 ll_need_assets "$assets"
-ll_start "$bulkhead" -kernel "$assets/vmlinuz" -initrd "$assets/initrd.gz" -serial stdio \
-	-m 256 -append "console=ttyS0 panic=-1 bulkhead.reboot=1 $append"
-ll_wait_serial '^BULKHEAD-GUEST-REBOOT' "$boot_tmo" || ll_fail "the guest never got to its reboot"
+ll_boot '^BULKHEAD-GUEST-REBOOT' "$boot_tmo" "$bulkhead" -kernel "$assets/vmlinuz" \
+	-initrd "$assets/initrd.gz" -serial stdio -m 256 \
+	-append "console=ttyS0 panic=-1 bulkhead.reboot=1 $append" ||
+	ll_fail "the guest never got to its reboot"
 ll_wait_exit "$end_tmo"
 [ "$LL_RC" = 124 ] && ll_fail "the VM did not end within ${end_tmo}s of the guest's reboot"
 [ "$LL_RC" = 0 ] || ll_fail "bulkhead exited with status $LL_RC, want 0"
