@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "blk.h"
+#include "fuzzlib.h"
 
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define MAX_SEG 7
 
 static void check(const struct blk_disk *d, const struct vq_elem *e, const struct blk_req *r,

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "fuzzlib.h"
 #include "layout.h"
 
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
 /*
  * Where the initrd of this size would go for the kernel's initrd_addr_max (from the file) in

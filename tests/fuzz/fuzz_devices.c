@@ -20,11 +20,11 @@
 #include "devices.h"
 #include "emulate.h"
 #include "ged.h"
+#include "fuzzlib.h"
 #include "layout.h"
 #include "log.h"
 #include "virtio_mmio.h"
 
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define RAM_SIZE    0x10000u
 #define MAX_OPS     512
 
@@ -172,41 +172,16 @@ static const struct range ranges[] = {
 	{ &mmio, LAYOUT_VIRTIO_MMIO_BASE, LAYOUT_VIRTIO_MMIO_SIZE },
 };
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *dst, size_t len)
-{
-	size_t k = in->n < len ? in->n : len;
-
-	memcpy(dst, in->p, k);
-	memset((uint8_t *)dst + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static unsigned take8(struct input *in)
-{
-	uint8_t b;
-
-	take(in, &b, 1);
-	return b;
-}
-
 /* One guest access: a register of a device (a little past its end too: unclaimed addresses). */
 static void guest_access(struct input *in, bool is_write)
 {
 	const struct range *r = &ranges[take8(in) % (sizeof(ranges) / sizeof(ranges[0]))];
-	uint16_t off;
-	unsigned len = 1u << (take8(in) & 3);
+	unsigned len = 1u << (take8(in) & 3), off = take16(in);
 	uint64_t v = 0;
 
-	take(in, &off, 2);
 	if (is_write)
-		take(in, &v, 8);
-	bus_access(r->bus, r->base + le16toh(off) % (r->len + 4), &v, len, is_write);
+		take(in, &v, 8);   /* raw bytes: an access's data as KVM passes it */
+	bus_access(r->bus, r->base + off % (r->len + 4), &v, len, is_write);
 }
 
 static void emulate(struct input *in)
@@ -236,7 +211,6 @@ static void emulate(struct input *in)
 static void one_op(struct input *in)
 {
 	uint8_t buf[256];
-	uint32_t ev;
 	unsigned n, op = take8(in) % OP_MAX;
 
 	switch (op) {
@@ -253,8 +227,7 @@ static void one_op(struct input *in)
 		i8042_send_ctrl_alt_del(&kbc);
 		break;
 	case OP_GED:
-		take(in, &ev, 4);
-		ged_send_event(&ged, le32toh(ev));
+		ged_send_event(&ged, take32(in));
 		break;
 	case OP_CONFIG:
 		n = take8(in);
@@ -302,19 +275,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /* ---- seeds: what Linux does with each device, and the instructions the emulator knows ---- */
-
-struct out {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void emit(struct out *o, const void *p, size_t n)
-{
-	if (o->n + n <= o->cap) {
-		memcpy(o->p + o->n, p, n);
-		o->n += n;
-	}
-}
 
 /* A register access: ranges[dev] + off, 1 << w bytes. */
 static void acc(struct out *o, bool wr, unsigned dev, unsigned off, unsigned w, uint64_t v)

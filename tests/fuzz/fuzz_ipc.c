@@ -15,11 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzzlib.h"
 #include "ipc.h"
 #include "ipc_qmp.h"
 
 #define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
 static int devnull = -1;
 static int rt[2] = { -1, -1 };   /* round trips: what a decoder accepted, sent again */
@@ -53,30 +53,13 @@ static void close_fd(int fd)
 
 static bool send_with_fds(int sock, const uint8_t *data, size_t size, unsigned nfds)
 {
-	int fds[15];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(fds))];
-	} c;
 	struct iovec iov = { (void *)data, size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[SEND_FDS_MAX];
 
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		/* the same descriptor n times: the receiver gets n distinct ones */
-		for (unsigned i = 0; i < nfds; i++)
-			fds[i] = devnull;
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0;
+	/* the same descriptor n times: the receiver gets n distinct ones */
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i] = devnull;
+	return send_fds(sock, &iov, 1, fds, nfds) >= 0;
 }
 
 static void core_msgs(struct ipc_msg *m)

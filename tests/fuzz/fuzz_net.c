@@ -17,25 +17,20 @@
  * device lacks nor a table that is not a power of two (the BPF program indexes with them);
  * nothing stays watched after the frontend is gone. */
 #include <endian.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
+#include "fuzzlib.h"
 #include "log.h"
 #include "net.h"
 
 #define GUEST_SIZE   0x10000u
-#define GUEST_UADDR  0x100000ULL
-#define QSTRIDE      0x400u        /* queue q's rings at q * QSTRIDE: desc, avail, used */
-#define AVAIL_OFF    0x100u
-#define USED_OFF     0x200u
-#define CTRL_BUF     0x4400u       /* after 17 queues: control commands the harness builds */
+#define CTRL_BUF     0x4400u       /* after 17 rings (RING_STRIDE): the control commands */
 #define CTRL_ACK     0x47f0u
 #define MAX_OPS      256
 #define INPUT_CAP    65536
@@ -56,66 +51,7 @@ enum op {
 
 enum msg { MSG_STOP, MSG_RESTART, MSG_ENABLE, MSG_FEATURES, MSG_CONFIG, MSG_NEW_KICK, MSG_MAX };
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *dst, size_t len)
-{
-	size_t k = in->n < len ? in->n : len;
-
-	memcpy(dst, in->p, k);
-	memset((uint8_t *)dst + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static unsigned take8(struct input *in)
-{
-	uint8_t b;
-
-	take(in, &b, 1);
-	return b;
-}
-
-static unsigned take16(struct input *in)
-{
-	uint16_t v;
-
-	take(in, &v, 2);
-	return le16toh(v);
-}
-
-/* ---- the event loop stand-in ---- */
-
-struct ent {
-	int fd;
-	void (*cb)(void *arg);
-	void *arg;
-};
-
-static struct ent watched[64];
-static unsigned nwatched;
-
-static void w_add(void *loop, int fd, void (*cb)(void *arg), void *arg)
-{
-	(void)loop;
-	if (nwatched < 64)
-		watched[nwatched++] = (struct ent){ fd, cb, arg };
-}
-
-static void w_del(void *loop, int fd)
-{
-	(void)loop;
-	for (unsigned i = 0; i < nwatched; i++) {
-		if (watched[i].fd == fd) {
-			watched[i] = watched[--nwatched];
-			return;
-		}
-	}
-	abort();   /* the library unwatched what it never watched */
-}
+/* ---- the event loop stand-in: the vhost-user fds in fuzzlib.c, the taps here ---- */
 
 struct tapw {
 	bool rd, wr;
@@ -146,120 +82,32 @@ struct run {
 	uint8_t frame[GUEST_SIZE + 64];
 };
 
-static uint8_t *guest;
-static int guest_fd = -1;
 static struct net_stats stats;
 static struct net_rss_cfg rss_cfg;
 static struct net_rss_key rss_key;
 static struct net_rss_table rss_table;
 
-static int setup_guest(void)
-{
-	if (guest)
-		return 0;
-	log_set_level(LOG_LVL_ERR);   /* every refused chain would log a line */
-	guest_fd = memfd_create("fuzz-net-guest", MFD_CLOEXEC);
-	if (guest_fd < 0 || ftruncate(guest_fd, GUEST_SIZE) < 0)
-		return -1;
-	guest = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, guest_fd, 0);
-	if (guest == MAP_FAILED) {
-		guest = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- the frontend ---- */
-
-static bool send_msg(int sock, uint32_t req, const void *p, uint32_t len, int fd)
-{
-	struct vu_hdr h = { req, VU_HDR_VERSION, len };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = sizeof(c.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len);
-}
-
-/* Replies (and any fds in them) are read and dropped so the socket never fills. */
-static void drain_replies(int sock)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-	} c;
-	char buf[8192];
-
-	for (;;) {
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-				     .msg_controllen = sizeof(c.buf) };
-
-		if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-			return;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				close(fd);
-			}
-		}
-	}
-}
 
 /* One message through the backend; false when the connection is finished. */
 static bool msg(struct run *r, uint32_t req, const void *p, uint32_t len, int fd)
 {
-	bool ok = send_msg(r->sock, req, p, len, fd);
-
-	if (fd >= 0)
-		close(fd);   /* the backend got its own copy */
-	if (!ok)
-		return false;
-	ok = vu_dev_dispatch(&r->d.vu) == 0;
-	drain_replies(r->sock);
-	return ok;
+	return frontend_msg(&r->d.vu, r->sock, req, p, len, fd);
 }
 
+/* With protocol features, queues start disabled: each is enabled once started. */
 static bool start_queue(struct run *r, unsigned q, uint16_t base)
 {
-	uint64_t ring = GUEST_UADDR + q * QSTRIDE;
-	struct vu_vring_state num = { q, r->qsize }, b = { q, base }, en = { q, 1 };
-	struct vu_vring_addr a = { q, 0, ring, ring + USED_OFF, ring + AVAIL_OFF, 0 };
-	uint64_t idx = q;
-
-	return msg(r, VU_SET_VRING_NUM, &num, sizeof(num), -1) &&
-	       msg(r, VU_SET_VRING_ADDR, &a, sizeof(a), -1) &&
-	       msg(r, VU_SET_VRING_BASE, &b, sizeof(b), -1) &&
-	       msg(r, VU_SET_VRING_CALL, &idx, 8, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) &&
-	       msg(r, VU_SET_VRING_KICK, &idx, 8, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) &&
-	       (!r->pf || msg(r, VU_SET_VRING_ENABLE, &en, sizeof(en), -1));
+	return frontend_start_queue(&r->d.vu, r->sock, q, r->qsize, base, r->pf);
 }
 
 static bool handshake(struct run *r)
 {
 	uint64_t f = r->features | (r->pf ? 1ULL << VU_F_PROTOCOL_FEATURES : 0), pf = 0;
-	struct vu_mem_table mt = { 1, 0, { { 0, GUEST_SIZE, GUEST_UADDR, 0 } } };
 
 	if (!msg(r, VU_SET_FEATURES, &f, 8, -1) ||
 	    (r->pf && !msg(r, VU_SET_PROTOCOL_FEATURES, &pf, 8, -1)) ||
-	    !msg(r, VU_SET_MEM_TABLE, &mt, 8 + sizeof(mt.r[0]), dup(guest_fd)))
+	    !frontend_mem_table(&r->d.vu, r->sock))
 		return false;
 	for (unsigned q = 0; q < r->nq; q++)
 		if (!start_queue(r, q, 0))
@@ -289,24 +137,6 @@ static void collect_all(struct run *r)
 
 /* ---- the guest driver ---- */
 
-static void put_desc(unsigned q, unsigned slot, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	struct vring_desc d = { htole64(addr), htole32(len), htole16(flags), htole16(next) };
-
-	memcpy(guest + q * QSTRIDE + 16 * slot, &d, sizeof(d));
-}
-
-static void publish(struct run *r, unsigned q, uint16_t head)
-{
-	uint8_t *avail = guest + q * QSTRIDE + AVAIL_OFF;
-	uint16_t h = htole16(head), idx;
-
-	memcpy(avail + 4 + 2 * (r->avail_idx[q] % r->qsize), &h, 2);
-	idx = htole16(++r->avail_idx[q]);
-	__atomic_store_n((uint16_t *)(avail + 2), idx, __ATOMIC_RELEASE);
-}
-
 static void op_add(struct run *r, struct input *in)
 {
 	unsigned q = take8(in) % r->nq, n = (take8(in) & 7) + 1;
@@ -321,24 +151,10 @@ static void op_add(struct run *r, struct input *in)
 				 (fl & 2 ? VRING_DESC_F_INDIRECT : 0) |
 				 (i + 1 < n ? VRING_DESC_F_NEXT : 0);
 
-		put_desc(q, slot, addr, len, flags, (uint16_t)((slot + 1) % r->qsize));
+		ring_desc(q, slot, addr, len, flags, (uint16_t)((slot + 1) % r->qsize));
 	}
 	r->next_desc[q] = (uint16_t)(head + n);
-	publish(r, q, head);
-}
-
-static void kick(struct run *r, unsigned q)
-{
-	int fd = r->d.vu.q[q].kick_fd;
-
-	if (fd < 0)
-		return;
-	for (unsigned i = 0; i < nwatched; i++) {
-		if (watched[i].fd == fd) {
-			watched[i].cb(watched[i].arg);
-			return;
-		}
-	}
+	ring_publish(q, r->qsize, &r->avail_idx[q], head);
 }
 
 /* A control command: class, command and data readable (split in two buffers), ack writable. */
@@ -356,18 +172,18 @@ static void op_ctrl(struct run *r, struct input *in)
 	split = len ? split % len + 1 : 0;
 	head = r->next_desc[ctrl] % r->qsize;
 	if (split < len) {
-		put_desc(ctrl, head, CTRL_BUF, split, VRING_DESC_F_NEXT, (head + 1) % r->qsize);
-		put_desc(ctrl, (head + 1) % r->qsize, CTRL_BUF + split, len - split,
-			 VRING_DESC_F_NEXT, (head + 2) % r->qsize);
-		put_desc(ctrl, (head + 2) % r->qsize, CTRL_ACK, 1, VRING_DESC_F_WRITE, 0);
+		ring_desc(ctrl, head, CTRL_BUF, split, VRING_DESC_F_NEXT, (head + 1) % r->qsize);
+		ring_desc(ctrl, (head + 1) % r->qsize, CTRL_BUF + split, len - split,
+			  VRING_DESC_F_NEXT, (head + 2) % r->qsize);
+		ring_desc(ctrl, (head + 2) % r->qsize, CTRL_ACK, 1, VRING_DESC_F_WRITE, 0);
 		r->next_desc[ctrl] = (uint16_t)(head + 3);
 	} else {
-		put_desc(ctrl, head, CTRL_BUF, len, VRING_DESC_F_NEXT, (head + 1) % r->qsize);
-		put_desc(ctrl, (head + 1) % r->qsize, CTRL_ACK, 1, VRING_DESC_F_WRITE, 0);
+		ring_desc(ctrl, head, CTRL_BUF, len, VRING_DESC_F_NEXT, (head + 1) % r->qsize);
+		ring_desc(ctrl, (head + 1) % r->qsize, CTRL_ACK, 1, VRING_DESC_F_WRITE, 0);
 		r->next_desc[ctrl] = (uint16_t)(head + 2);
 	}
-	publish(r, ctrl, head);
-	kick(r, ctrl);
+	ring_publish(ctrl, r->qsize, &r->avail_idx[ctrl], head);
+	w_fire(r->d.vu.q[ctrl].kick_fd);
 }
 
 static void op_rx(struct run *r, struct input *in)
@@ -435,7 +251,7 @@ static bool one_op(struct run *r, struct input *in)
 		op_add(r, in);
 		break;
 	case OP_KICK:
-		kick(r, take8(in) % r->nq);
+		w_fire(r->d.vu.q[take8(in) % r->nq].kick_fd);
 		break;
 	case OP_RX:
 		op_rx(r, in);
@@ -487,7 +303,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned cfg, made = 0;
 	uint64_t f;
 
-	if (size > INPUT_CAP || setup_guest() < 0)
+	log_set_level(LOG_LVL_ERR);   /* every refused chain would log a line */
+	if (size > INPUT_CAP || guest_setup("fuzz-net-guest", GUEST_SIZE) < 0)
 		return 0;
 	memset(guest, 0, GUEST_SIZE);
 	memset(&r.avail_idx, 0, sizeof(r.avail_idx));
@@ -496,7 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&rss_cfg, 0, sizeof(rss_cfg));
 	nwatched = 0;
 	cfg = take8(&in);
-	take(&in, &f, 8);
+	f = take64(&in);
 	r.pairs = (cfg & 7) + 1;
 	r.nq = net_nqueues(r.pairs);
 	r.pf = cfg & 0x10;
@@ -520,7 +337,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (cfg & 8)
 		net_dev_rss(&r.d, &(struct net_rss_maps){ &rss_cfg, &rss_key, &rss_table });
-	r.features = le64toh(f) & net_features(&r.d.model);
+	r.features = f & net_features(&r.d.model);
 	if (vu_dev_init(&r.d.vu, "fuzz-net", sv[1], r.nq, &net_vu_ops, &w, &r.d) < 0)
 		abort();
 	if (handshake(&r))
@@ -545,33 +362,6 @@ out:
 }
 
 /* ---- seeds ---- */
-
-struct out {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void emit(struct out *o, const void *p, size_t n)
-{
-	if (o->n + n <= o->cap) {
-		memcpy(o->p + o->n, p, n);
-		o->n += n;
-	}
-}
-
-static void emit8(struct out *o, unsigned v)
-{
-	uint8_t b = (uint8_t)v;
-
-	emit(o, &b, 1);
-}
-
-static void emit16(struct out *o, unsigned v)
-{
-	uint16_t x = htole16((uint16_t)v);
-
-	emit(o, &x, 2);
-}
 
 static void seg(struct out *o, unsigned addr, unsigned len, unsigned fl)
 {

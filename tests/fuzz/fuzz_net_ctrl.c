@@ -17,9 +17,9 @@
 #include <string.h>
 #include <linux/virtio_net.h>
 
+#include "fuzzlib.h"
 #include "net.h"
 
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define MAX_SEG 8
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <linux/virtio_config.h>
 
+#include "fuzzlib.h"
 #include "log.h"
 #include "vu_backend.h"
 
@@ -25,36 +26,6 @@
 #define GUEST_UADDR  0x100000ULL
 #define MAX_MSGS     64
 #define MAX_INPUT    16384
-
-/* ---- watch: a plain list, callbacks fired by the harness ---- */
-
-struct ent {
-	int fd;
-	void (*cb)(void *arg);
-	void *arg;
-};
-
-static struct ent watched[64];
-static unsigned nwatched;
-
-static void w_add(void *loop, int fd, void (*cb)(void *arg), void *arg)
-{
-	(void)loop;
-	if (nwatched < 64)
-		watched[nwatched++] = (struct ent){ fd, cb, arg };
-}
-
-static void w_del(void *loop, int fd)
-{
-	(void)loop;
-	for (unsigned i = 0; i < nwatched; i++) {
-		if (watched[i].fd == fd) {
-			watched[i] = watched[--nwatched];
-			return;
-		}
-	}
-	abort();   /* the library unwatched what it never watched: a bug worth a crash */
-}
 
 /* ---- device ---- */
 
@@ -97,25 +68,6 @@ static const struct vu_dev_ops ops = {
 
 /* ---- harness ---- */
 
-static uint8_t *guest;
-static int guest_fd = -1;
-
-static int setup_guest(void)
-{
-	if (guest)
-		return 0;
-	log_set_fd(-1);
-	guest_fd = memfd_create("fuzz-guest", MFD_CLOEXEC);
-	if (guest_fd < 0 || ftruncate(guest_fd, GUEST_SIZE) < 0)
-		return -1;
-	guest = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, guest_fd, 0);
-	if (guest == MAP_FAILED) {
-		guest = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static int make_fd(unsigned kind)
 {
 	int p[2], fd;
@@ -140,73 +92,28 @@ static int make_fd(unsigned kind)
 	}
 }
 
+/* len bytes with nfds fds of the kind, those that could be made; an empty record sends
+ * nothing. */
 static bool send_with_fds(int sock, const uint8_t *buf, size_t len, unsigned nfds,
 			  unsigned kind)
 {
-	int fds[15];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(fds))];
-	} c;
 	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[SEND_FDS_MAX];
 	unsigned n = 0;
 	bool ok;
 
 	for (unsigned i = 0; i < nfds; i++)
 		if ((fds[n] = make_fd(kind)) >= 0)
 			n++;
-	if (n) {
-		struct cmsghdr *cm;
-
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-	}
-	ok = !len || sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
+	ok = !len || send_fds(sock, &iov, 1, fds, n) == (ssize_t)len;
 	for (unsigned i = 0; i < n; i++)
 		close(fds[i]);
 	return ok;
 }
 
-/* Throw away replies (and fds in them) so the socket never fills. */
-static void drain(int sock)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} c;
-	char buf[8192];
-
-	for (;;) {
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-				     .msg_controllen = sizeof(c.buf) };
-		struct cmsghdr *cm;
-
-		if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-			return;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (size_t i = 0; i < k; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				close(fd);
-			}
-		}
-	}
-}
-
 static void fire_kicks(struct vu_dev *dev)
 {
-	struct ent snap[64];
+	struct watch_ent snap[WATCH_MAX];
 	unsigned n = nwatched;
 
 	memcpy(snap, watched, sizeof(snap[0]) * n);
@@ -250,7 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sv[2];
 	size_t pos = 0;
 
-	if (size > MAX_INPUT || setup_guest() < 0)
+	log_set_fd(-1);
+	if (size > MAX_INPUT || guest_setup("fuzz-guest", GUEST_SIZE) < 0)
 		return 0;
 	memset(guest, 0, GUEST_SIZE);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -274,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			shutdown(sv[0], SHUT_WR);   /* the input ended mid-message: EOF follows */
 		if (vu_dev_dispatch(&dev) < 0)
 			break;
-		drain(sv[0]);
+		drain_replies(sv[0]);
 		if (fire)
 			fire_kicks(&dev);
 		if (!used)

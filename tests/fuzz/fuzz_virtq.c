@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzlib.h"
 #include "log.h"
 #include "virtq.h"
 
@@ -30,30 +31,11 @@ enum {
 	CFG_FUZZ_AREA = 1 << 6,
 };
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* Next len bytes of input into dst, zero-filled once the input runs out. */
-static void take(struct input *in, void *dst, size_t len)
-{
-	size_t k = in->n < len ? in->n : len;
-
-	memcpy(dst, in->p, k);
-	memset((uint8_t *)dst + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
+/* The next op byte, or -1 at the end: unlike the zero-filled fields, the op stream stops
+ * with the input. */
 static int take_byte(struct input *in)
 {
-	uint8_t b;
-
-	if (!in->n)
-		return -1;
-	take(in, &b, 1);
-	return b;
+	return in->n ? (int)take8(in) : -1;
 }
 
 struct run {
@@ -67,8 +49,6 @@ struct run {
 	uint8_t sink;
 	uint8_t area_bytes[16 + 16 * MAXQ + 64];
 };
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
 /* Use every byte of a popped chain as a device would, so ASan checks the translation. */
 static void touch(struct run *r)

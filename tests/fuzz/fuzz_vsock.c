@@ -44,21 +44,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
 
+#include "fuzzlib.h"
 #include "log.h"
 #include "vsock.h"
 
 #define GUEST_SIZE   0x40000u
-#define GUEST_UADDR  0x100000ULL
-#define QSTRIDE      0x400u        /* queue q's rings at q * QSTRIDE: desc, avail, used */
-#define AVAIL_OFF    0x100u
-#define USED_OFF     0x200u
 #define POKE_BASE    0x1000u       /* guest pokes (raw chains' headers, indirect tables) */
 #define TX_PKT       0x8000u       /* OP_TX packets, up to RX_BASE */
 #define RX_BASE      0x20000u      /* RX descriptor slot s writes inside RX_BASE + s * RX_SLOT */
@@ -92,53 +87,6 @@ enum op {
 	OP_ACCEPT,    /* k: the host listener accepts one connection */
 	OP_MAX,
 };
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static void take(struct input *in, void *dst, size_t len)
-{
-	size_t k = in->n < len ? in->n : len;
-
-	memcpy(dst, in->p, k);
-	memset((uint8_t *)dst + k, 0, len - k);
-	in->p += k;
-	in->n -= k;
-}
-
-static unsigned take8(struct input *in)
-{
-	uint8_t b;
-
-	take(in, &b, 1);
-	return b;
-}
-
-static unsigned take16(struct input *in)
-{
-	uint16_t v;
-
-	take(in, &v, 2);
-	return le16toh(v);
-}
-
-static uint32_t take32(struct input *in)
-{
-	uint32_t v;
-
-	take(in, &v, 4);
-	return le32toh(v);
-}
-
-static uint64_t take64(struct input *in)
-{
-	uint64_t v;
-
-	take(in, &v, 8);
-	return le64toh(v);
-}
 
 /* ---- state of one run ---- */
 
@@ -209,70 +157,9 @@ struct run {
 	uint8_t pkt[VSOCK_HDR_LEN + VSOCK_PKT_MAX + 64];
 };
 
-static uint8_t *guest;
-static int guest_fd = -1;
-
-static int setup_guest(void)
-{
-	if (guest)
-		return 0;
-	log_set_level(LOG_LVL_ERR);   /* every refused packet would log a line */
-	guest_fd = memfd_create("fuzz-vsock-guest", MFD_CLOEXEC);
-	if (guest_fd < 0 || ftruncate(guest_fd, GUEST_SIZE) < 0)
-		return -1;
-	guest = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, guest_fd, 0);
-	if (guest == MAP_FAILED) {
-		guest = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static bool in_ram(uint64_t addr, uint64_t len)
 {
 	return addr <= GUEST_SIZE && len <= GUEST_SIZE - addr;
-}
-
-/* ---- the event loop stand-in ---- */
-
-struct ent {
-	int fd;
-	void (*cb)(void *arg);
-	void *arg;
-};
-
-static struct ent watched[16];
-static unsigned nwatched;
-
-static void w_add(void *loop, int fd, void (*cb)(void *arg), void *arg)
-{
-	(void)loop;
-	if (nwatched < 16)
-		watched[nwatched++] = (struct ent){ fd, cb, arg };
-}
-
-static void w_del(void *loop, int fd)
-{
-	(void)loop;
-	for (unsigned i = 0; i < nwatched; i++) {
-		if (watched[i].fd == fd) {
-			watched[i] = watched[--nwatched];
-			return;
-		}
-	}
-	abort();   /* the library unwatched what it never watched */
-}
-
-static void kick(struct run *r, unsigned q)
-{
-	int fd = r->d.vu.q[q].kick_fd;
-
-	for (unsigned i = 0; fd >= 0 && i < nwatched; i++) {
-		if (watched[i].fd == fd) {
-			watched[i].cb(watched[i].arg);
-			return;
-		}
-	}
 }
 
 /* ---- peers and the worker's connections ---- */
@@ -438,74 +325,21 @@ static void check_table(struct run *r)
 
 /* ---- the frontend ---- */
 
-static bool send_msg(int sock, uint32_t req, const void *p, uint32_t len, int fd)
-{
-	struct vu_hdr h = { req, VU_HDR_VERSION, len };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, len } };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} c;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = sizeof(c.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len);
-}
-
-/* Replies are read and dropped so the socket never fills (vsock's carry no fds). */
-static void drain_replies(int sock)
-{
-	char buf[8192];
-
-	while (recv(sock, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
-}
-
 /* One message through the backend; false when the connection is finished. */
 static bool msg(struct run *r, uint32_t req, const void *p, uint32_t len, int fd)
 {
-	bool ok = send_msg(r->sock, req, p, len, fd);
-
-	if (fd >= 0)
-		close(fd);   /* the backend got its own copy */
-	if (!ok)
-		return false;
-	ok = vu_dev_dispatch(&r->d.vu) == 0;
-	drain_replies(r->sock);
-	return ok;
+	return frontend_msg(&r->d.vu, r->sock, req, p, len, fd);
 }
 
+/* No protocol features: a queue runs once started. */
 static bool start_queue(struct run *r, unsigned q, uint16_t base)
 {
-	uint64_t ring = GUEST_UADDR + q * QSTRIDE;
-	struct vu_vring_state num = { q, r->qsize }, b = { q, base };
-	struct vu_vring_addr a = { q, 0, ring, ring + USED_OFF, ring + AVAIL_OFF, 0 };
-	uint64_t idx = q;
-
-	return msg(r, VU_SET_VRING_NUM, &num, sizeof(num), -1) &&
-	       msg(r, VU_SET_VRING_ADDR, &a, sizeof(a), -1) &&
-	       msg(r, VU_SET_VRING_BASE, &b, sizeof(b), -1) &&
-	       msg(r, VU_SET_VRING_CALL, &idx, 8, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) &&
-	       msg(r, VU_SET_VRING_KICK, &idx, 8, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	return frontend_start_queue(&r->d.vu, r->sock, q, r->qsize, base, false);
 }
 
 static bool handshake(struct run *r)
 {
-	struct vu_mem_table mt = { 1, 0, { { 0, GUEST_SIZE, GUEST_UADDR, 0 } } };
-
-	if (!msg(r, VU_SET_FEATURES, &r->features, 8, -1) ||
-	    !msg(r, VU_SET_MEM_TABLE, &mt, 8 + sizeof(mt.r[0]), dup(guest_fd)))
+	if (!msg(r, VU_SET_FEATURES, &r->features, 8, -1) || !frontend_mem_table(&r->d.vu, r->sock))
 		return false;
 	for (unsigned q = 0; q < VSOCK_NQUEUES; q++)
 		if (!start_queue(r, q, 0))
@@ -538,27 +372,9 @@ static bool op_msg(struct run *r, struct input *in)
 
 /* ---- the guest driver ---- */
 
-static void put_desc(unsigned q, unsigned slot, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	struct vring_desc d = { htole64(addr), htole32(len), htole16(flags), htole16(next) };
-
-	memcpy(guest + q * QSTRIDE + 16 * slot, &d, sizeof(d));
-}
-
-static void publish(struct run *r, unsigned q, uint16_t head)
-{
-	uint8_t *avail = guest + q * QSTRIDE + AVAIL_OFF;
-	uint16_t h = htole16(head), idx;
-
-	memcpy(avail + 4 + 2 * (r->avail_idx[q] % r->qsize), &h, 2);
-	idx = htole16(++r->avail_idx[q]);
-	__atomic_store_n((uint16_t *)(avail + 2), idx, __ATOMIC_RELEASE);
-}
-
 static uint16_t used_idx(unsigned q)
 {
-	return le16toh(__atomic_load_n((uint16_t *)(guest + q * QSTRIDE + USED_OFF + 2),
+	return le16toh(__atomic_load_n((uint16_t *)(guest + q * RING_STRIDE + RING_USED + 2),
 				       __ATOMIC_ACQUIRE));
 }
 
@@ -569,7 +385,7 @@ enum gather { G_PACKET, G_NONE, G_FAIL };
  * for one vq_pop must refuse (a loop, a bad table, a buffer outside RAM). */
 static enum gather tx_gather(struct run *r, uint16_t head, uint64_t *total)
 {
-	const uint8_t *table = guest + VSOCK_Q_TX * QSTRIDE;
+	const uint8_t *table = guest + VSOCK_Q_TX * RING_STRIDE;
 	unsigned max = r->qsize, i = head, count = 0;
 	bool indirect = false;
 
@@ -684,8 +500,8 @@ static void tx_kick(struct run *r, uint16_t head)
 		r->req = p;
 		r->req_valid = !pe && p.op == VIRTIO_VSOCK_OP_REQUEST;
 	}
-	publish(r, VSOCK_Q_TX, head);
-	kick(r, VSOCK_Q_TX);
+	ring_publish(VSOCK_Q_TX, r->qsize, &r->avail_idx[VSOCK_Q_TX], head);
+	w_fire(r->d.vu.q[VSOCK_Q_TX].kick_fd);
 	if (used_idx(VSOCK_Q_TX) == used)
 		return;         /* refused (a broken queue takes nothing more) */
 	if (g == G_FAIL)
@@ -765,8 +581,8 @@ static void op_tx(struct run *r, struct input *in)
 
 		if (!i)
 			head = (uint16_t)slot;
-		put_desc(VSOCK_Q_TX, slot, TX_PKT + cut[i], cut[i + 1] - cut[i],
-			 i + 1 < nseg ? VRING_DESC_F_NEXT : 0, (uint16_t)((slot + 1) % r->qsize));
+		ring_desc(VSOCK_Q_TX, slot, TX_PKT + cut[i], cut[i + 1] - cut[i],
+			  i + 1 < nseg ? VRING_DESC_F_NEXT : 0, (uint16_t)((slot + 1) % r->qsize));
 	}
 	tx_kick(r, head);
 }
@@ -783,9 +599,9 @@ static void op_txraw(struct run *r, struct input *in)
 		unsigned fl = take8(in), slot = tx_slot(r);
 
 		/* next relative to the slot: 0 is a loop, a large one past the table */
-		put_desc(VSOCK_Q_TX, slot, addr, len,
-			 (fl & 1 ? VRING_DESC_F_WRITE : 0) | (fl & 2 ? VRING_DESC_F_INDIRECT : 0) |
-			 (fl & 4 ? VRING_DESC_F_NEXT : 0), (uint16_t)((slot + take8(in)) & 0xff));
+		ring_desc(VSOCK_Q_TX, slot, addr, len,
+			  (fl & 1 ? VRING_DESC_F_WRITE : 0) | (fl & 2 ? VRING_DESC_F_INDIRECT : 0) |
+			  (fl & 4 ? VRING_DESC_F_NEXT : 0), (uint16_t)((slot + take8(in)) & 0xff));
 	}
 	tx_kick(r, head);
 }
@@ -806,17 +622,17 @@ static void op_rx(struct run *r, struct input *in)
 
 		if (got < n)
 			continue;   /* no room: the fields are still read */
-		put_desc(VSOCK_Q_RX, ch.slot[i], RX_BASE + ch.slot[i] * RX_SLOT + off, len,
-			 (fl & 1 ? 0 : VRING_DESC_F_WRITE) | (i + 1 < n ? VRING_DESC_F_NEXT : 0),
-			 i + 1 < n ? ch.slot[i + 1] : 0);
+		ring_desc(VSOCK_Q_RX, ch.slot[i], RX_BASE + ch.slot[i] * RX_SLOT + off, len,
+			  (fl & 1 ? 0 : VRING_DESC_F_WRITE) | (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+			  i + 1 < n ? ch.slot[i + 1] : 0);
 		r->slot_busy[ch.slot[i]] = true;
 	}
 	if (got < n)
 		return;
 	r->rx[ch.slot[0]] = ch;
-	publish(r, VSOCK_Q_RX, ch.slot[0]);
+	ring_publish(VSOCK_Q_RX, r->qsize, &r->avail_idx[VSOCK_Q_RX], ch.slot[0]);
 	if (!(b & 0x80))
-		kick(r, VSOCK_Q_RX);
+		w_fire(r->d.vu.q[VSOCK_Q_RX].kick_fd);
 }
 
 /* ---- what the guest receives ---- */
@@ -889,7 +705,7 @@ static void rx_used(struct run *r, uint32_t id, uint32_t len)
 	if (!ch || !ch->busy)
 		abort();
 	for (unsigned i = 0; i < ch->n; i++) {
-		const uint8_t *d = guest + VSOCK_Q_RX * QSTRIDE + 16 * ch->slot[i];
+		const uint8_t *d = guest + VSOCK_Q_RX * RING_STRIDE + 16 * ch->slot[i];
 		uint64_t addr;
 		uint32_t l;
 		uint16_t fl;
@@ -915,7 +731,7 @@ static void rx_used(struct run *r, uint32_t id, uint32_t len)
 
 static void rx_collect(struct run *r)
 {
-	const uint8_t *used = guest + VSOCK_Q_RX * QSTRIDE + USED_OFF;
+	const uint8_t *used = guest + VSOCK_Q_RX * RING_STRIDE + RING_USED;
 	uint16_t idx = used_idx(VSOCK_Q_RX);
 
 	while (r->rx_used != idx) {
@@ -1186,7 +1002,7 @@ static bool one_op(struct run *r, struct input *in)
 		take(in, guest + POKE_BASE + off, len);
 		break;
 	case OP_KICK:
-		kick(r, take8(in) % VSOCK_NQUEUES);
+		w_fire(r->d.vu.q[take8(in) % VSOCK_NQUEUES].kick_fd);
 		break;
 	case OP_LOOP:
 		loop_pass(r);
@@ -1300,7 +1116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned fds;
 	int sv[2], cwd;
 
-	if (size > INPUT_CAP || setup_guest() < 0)
+	log_set_level(LOG_LVL_ERR);   /* every refused packet would log a line */
+	if (size > INPUT_CAP || guest_setup("fuzz-vsock-guest", GUEST_SIZE) < 0)
 		return 0;
 	fds = count_fds();
 	memset(guest, 0, GUEST_SIZE);
@@ -1326,40 +1143,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /* ---- seeds ---- */
-
-struct out {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void emit(struct out *o, const void *p, size_t n)
-{
-	if (o->n + n <= o->cap) {
-		memcpy(o->p + o->n, p, n);
-		o->n += n;
-	}
-}
-
-static void emit8(struct out *o, unsigned v)
-{
-	uint8_t b = (uint8_t)v;
-
-	emit(o, &b, 1);
-}
-
-static void emit16(struct out *o, unsigned v)
-{
-	uint16_t x = htole16((uint16_t)v);
-
-	emit(o, &x, 2);
-}
-
-static void emit32(struct out *o, uint32_t v)
-{
-	uint32_t x = htole32(v);
-
-	emit(o, &x, 4);
-}
 
 /* A well-formed guest packet: guest port GPORT(sport), host port by selector (HPORT(k) for
  * k < 0x80, VSOCK_LOCAL_PORT_FIRST + (k & 15) above). */
