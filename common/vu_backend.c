@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <linux/virtio_config.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -501,8 +502,15 @@ static int set_vring_call(struct vu_dev *dev, struct vu_msg *m)
 	slot = m->hdr.request == VU_SET_VRING_CALL ? &q->call_fd : &q->err_fd;
 	closep(slot);
 	*slot = fd;
-	if (q->started && in_kernel(q) && m->hdr.request == VU_SET_VRING_CALL)
+	if (m->hdr.request != VU_SET_VRING_CALL)
+		return 0;
+	if (q->started && in_kernel(q))
 		kernel_rehand(q);
+	/* One interrupt now, spurious at worst: a backend killed between publishing a used
+	 * entry and signalling it left the driver waiting for a completion it already has, and
+	 * with nothing else in flight nobody would ever wake it (libvhost-user does the same). */
+	if (fd >= 0 && eventfd_write(fd, 1) < 0)
+		log_warn("%s: queue %u: signalling the new call fd", dev->name, q->idx);
 	return 0;
 }
 
