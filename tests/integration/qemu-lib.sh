@@ -1,4 +1,4 @@
-# Shared by the QEMU interop tests (qemu-blk.sh, qemu-net.sh): the start of a test /init, the
+# Shared by the QEMU interop tests (qemu-blk.sh, qemu-net.sh, qemu-vsock.sh): the start of a test /init, the
 # initramfs with that /init appended, and waiting for a backend's socket. Sourced, not run;
 # the sourcing script defines fail().
 
