@@ -5,17 +5,18 @@ vsock,uds-path=), the host side being plain unix sockets (the Firecracker / Clou
 scheme), and kernel mode (-device vsock without uds-path: the test host's vhost_vsock carries
 the data, the host side is AF_VSOCK).
 
-  vsock_streams    host -> guest: CONNECT <port> on the VM's socket, "OK <n>", 32 MiB that the
-                   guest hashes and answers after the host's half-close; 8 such connections at
-                   once; guest -> host: 32 MiB to a listener at PATH_<port>, intact; a host
+  vsock_streams    host -> guest: CONNECT <port> on the VM's socket, "OK <n>", 100 MiB that the
+                   guest hashes and answers after the host's half-close; 64 such connections
+                   at once; guest -> host: 100 MiB to a listener at PATH_<port>, intact; a host
                    CONNECT to a port nobody listens on is closed, and so is a guest connect to a
                    host port with no listener (the guest sees it refused); the VM's socket is
                    gone once the VM is
-  vsock_restart    bulkhead-vsock SIGKILLed with a connection open: the host end sees it close,
-                   the guest's socket is reset (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: its socat
-                   fails), the supervisor restarts the worker and new connections work both ways
-  vsock_kernel     kernel mode: the host connects to (CID, port) with AF_VSOCK, 32 MiB hashed
-                   by the guest; the guest sends 32 MiB to a host AF_VSOCK listener; a second
+  vsock_restart    bulkhead-vsock SIGKILLed with a connection open and another streaming
+                   host -> guest: the host ends see both fail, the guest's sockets are reset
+                   (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: its socats fail), the supervisor
+                   restarts the worker and new connections work both ways
+  vsock_kernel     kernel mode: the host connects to (CID, port) with AF_VSOCK, 100 MiB hashed
+                   by the guest; the guest sends 100 MiB to a host AF_VSOCK listener; a second
                    VM asking for the same CID is refused with one line; after a SIGKILL of the
                    worker the host's open connection is reset, so is the guest's, and new
                    connections work both ways on a fresh /dev/vhost-vsock
@@ -41,14 +42,17 @@ from linuxlib import MiB, Deadline, check, run_tests  # noqa: E402
 
 CID = 3
 XFER = 32 * MiB
-PAR, PAR_XFER = 8, 4 * MiB
+BIG = 100 * MiB     # the streams of the issue, once each way per mode
+PAR, PAR_XFER = 64, 512 * 1024
 
 # The guest's listeners: 1234 answers a connection's md5 once the host half-closes it; 1235
-# holds one connection open and says how it ended.
+# holds one connection open and says how it ended; 1236 swallows one stream and says how it
+# ended.
 PRELUDE = r"""
 dmesg -n 1
 socat -t 60 VSOCK-LISTEN:1234,fork EXEC:md5sum &
 (socat -u VSOCK-LISTEN:1235 STDOUT >/dev/null 2>&1; echo IDLE_END=$?) &
+(socat -u VSOCK-LISTEN:1236 STDOUT >/dev/null 2>&1; echo STREAM_END=$?) &
 sleep 1
 """
 
@@ -166,6 +170,24 @@ class Sink(threading.Thread):
         self.md5 = h.hexdigest()
 
 
+class Streamer(threading.Thread):
+    """Sends the pattern on an open host connection until the connection fails; how much went
+    and how it ended (the exception, or None while it still runs)."""
+
+    def __init__(self, sock):
+        super().__init__(daemon=True)
+        self.sock, self.n, self.ended = sock, 0, None
+        self.chunk = pattern(1 << 16)
+
+    def run(self):
+        try:
+            while True:
+                self.sock.sendall(self.chunk)
+                self.n += len(self.chunk)
+        except OSError as ex:
+            self.ended = ex
+
+
 def vsock_args(path, cid=CID):
     return ["-device", "vsock,id=vsock0,guest-cid=%d,uds-path=%s" % (cid, path)]
 
@@ -180,11 +202,12 @@ yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5000 && echo
 socat -u STDIN VSOCK-CONNECT:2:5999 </dev/null 2>/dev/null && echo NOLISTEN=connected || echo NOLISTEN=refused
 read -r line
 exit 0
-""" % {"n": XFER}
-    vm = env.linux(script, extra=vsock_args(path)).start(stdin=True)
+""" % {"n": BIG}
+    # 512 MiB: the guest runs a socat and an md5sum for each of the PAR connections
+    vm = env.linux(script, mem=512, extra=vsock_args(path)).start(stdin=True)
     vm.value("READY")
     check(len(vm.children("bulkhead-vsock")) == 1, "want one bulkhead-vsock")
-    data = pattern(XFER)
+    data = pattern(BIG)
     got = hash_roundtrip(path, data)
     check(got == md5(data), "host -> guest: the guest hashed %r, want %s\n%s"
           % (got, md5(data), vm.logs()))
@@ -206,8 +229,8 @@ exit 0
               % line)
     check(vm.value("SENT", timeout=600) == "ok", "guest -> host transfer failed\n" + vm.logs())
     sink.join(120)
-    check(sink.md5 == md5(pattern(XFER)), "guest -> host: %d bytes arrived, want %d intact"
-          % (sink.n, XFER))
+    check(sink.md5 == md5(pattern(BIG)), "guest -> host: %d bytes arrived, want %d intact"
+          % (sink.n, BIG))
     check(vm.value("NOLISTEN") == "refused", "a guest connect to a host port with no listener "
           "was not refused")
     vm.type_line("done")
@@ -233,6 +256,17 @@ exit 0
     env.at_end.append(idle.close)
     check(re.fullmatch(rb"OK \d+\n", line), "CONNECT 1235: got %r" % line)
     idle.sendall(b"before the restart\n")
+    # a stream in full flow when the worker dies
+    busy, line = connect(path, 1236)
+    env.at_end.append(busy.close)
+    check(re.fullmatch(rb"OK \d+\n", line), "CONNECT 1236: got %r" % line)
+    streamer = Streamer(busy)
+    streamer.start()
+    dl = Deadline(120)
+    while streamer.n < 4 * MiB and streamer.ended is None and not dl.expired():
+        time.sleep(0.05)
+    check(streamer.n >= 4 * MiB and streamer.ended is None,
+          "the stream to port 1236 did not get going: %d bytes, %r" % (streamer.n, streamer.ended))
     workers = vm.children("bulkhead-vsock")
     check(len(workers) == 1, "want one bulkhead-vsock, found %r" % workers)
     os.kill(workers[0], signal.SIGKILL)
@@ -241,8 +275,13 @@ exit 0
     except ConnectionResetError:
         end = b""
     check(end == b"", "the host end of an open connection got %r after its worker died" % end)
+    streamer.join(60)
+    check(streamer.ended is not None, "the host's stream went on after its worker died (%d "
+          "bytes)" % streamer.n)
     check(vm.value("IDLE_END", timeout=300) != "0",
           "the guest's open connection was not reset\n" + vm.logs())
+    check(vm.value("STREAM_END", timeout=300) != "0",
+          "the guest's end of the stream ended as if closed cleanly\n" + vm.logs())
     data = pattern(XFER)
     got = hash_roundtrip(path, data)
     check(got == md5(data), "host -> guest after the restart: %r, want %s\n%s"
@@ -267,11 +306,11 @@ def vsock_kernel(env):
     sink2.start()
     script = PRELUDE + r"""
 echo READY=1
-yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5100 && echo SENT=ok || echo SENT=fail
+yes bulkhead-vsock | head -c %(big)d | socat -u STDIN VSOCK-CONNECT:2:5100 && echo SENT=ok || echo SENT=fail
 read -r line
 yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5101 && echo SENT2=ok || echo SENT2=fail
 exit 0
-""" % {"n": XFER}
+""" % {"n": XFER, "big": BIG}
     vm = env.linux(script, extra=["-device", "vsock,id=vsock0,guest-cid=%d" % cid]).start(stdin=True)
     vm.value("READY")
     check(re.search(r"vsock vsock0: guest cid 5, kernel mode", vm.stderr()),
@@ -282,13 +321,13 @@ exit 0
     check(p.returncode == 1 and p.stderr.strip() == "bulkhead: -device vsock: guest-cid 5 is in "
           "use by another VM on this host", "a second VM with cid 5: %d %r"
           % (p.returncode, p.stderr))
-    data = pattern(XFER)
-    got = hash_roundtrip(None, data, cid)
-    check(got == md5(data), "host -> guest: the guest hashed %r, want %s\n%s"
-          % (got, md5(data), vm.logs()))
+    big = pattern(BIG)
+    got = hash_roundtrip(None, big, cid)
+    check(got == md5(big), "host -> guest: the guest hashed %r, want %s\n%s"
+          % (got, md5(big), vm.logs()))
     check(vm.value("SENT", timeout=600) == "ok", "guest -> host failed\n" + vm.logs())
     sink.join(120)
-    check(sink.md5 == md5(data), "guest -> host: %d bytes, want %d intact" % (sink.n, XFER))
+    check(sink.md5 == md5(big), "guest -> host: %d bytes, want %d intact" % (sink.n, BIG))
     idle = connect_kernel(cid, 1235)
     env.at_end.append(idle.close)
     idle.sendall(b"before the restart\n")
@@ -302,6 +341,7 @@ exit 0
     check(end == b"", "the host end of an open connection got %r after its worker died" % end)
     check(vm.value("IDLE_END", timeout=300) != "0",
           "the guest's open connection was not reset\n" + vm.logs())
+    data = pattern(XFER)
     got = hash_roundtrip(None, data, cid)
     check(got == md5(data), "host -> guest after the restart: %r, want %s\n%s"
           % (got, md5(data), vm.logs()))
