@@ -234,22 +234,26 @@ static void key(struct peer *pe, struct vsock_conn *c)
 		abort();   /* a REQUEST for a line that did not ask for it */
 }
 
-/* A guest-initiated connection: its socket reached the listener of the REQUEST's port. */
+/* A guest-initiated connection: its socket reached the listener of the REQUEST's port. The
+ * model follows each TX chain as the worker takes it; a chain the worker held back and took
+ * later (TX resumed, or the queue restarted) was not followed, r->lost says so, and then the
+ * REQUEST is known only from what the worker made of it. */
 static struct peer *map_guest_conn(struct run *r, struct vsock_conn *c, const char *path)
 {
 	char want[32];
 	struct peer *pe;
+	bool followed = r->req_valid && c->lport == r->req.dst_port &&
+			c->gport == r->req.src_port;
 
-	snprintf(want, sizeof(want), NAME "_%u", r->req.dst_port);
-	if (!r->req_valid || strcmp(path, want) || c->lport != r->req.dst_port ||
-	    c->gport != r->req.src_port)
+	snprintf(want, sizeof(want), NAME "_%u", c->lport);
+	if (strcmp(path, want) || (!followed && !r->lost))
 		abort();
 	r->req_valid = false;
 	pe = new_peer(r, GUEST_INIT);
-	pe->listener = r->req.dst_port - HPORT(0);
+	pe->listener = c->lport - HPORT(0);
 	pe->pending = true;
-	pe->g_buf_alloc = r->req.buf_alloc;
-	pe->g_fwd_cnt = r->req.fwd_cnt;
+	pe->g_buf_alloc = followed ? r->req.buf_alloc : c->peer_buf_alloc;
+	pe->g_fwd_cnt = followed ? r->req.fwd_cnt : c->peer_fwd_cnt;
 	return pe;
 }
 
@@ -502,8 +506,11 @@ static void tx_kick(struct run *r, uint16_t head)
 	}
 	ring_publish(VSOCK_Q_TX, r->qsize, &r->avail_idx[VSOCK_Q_TX], head);
 	w_fire(r->d.vu.q[VSOCK_Q_TX].kick_fd);
-	if (used_idx(VSOCK_Q_TX) == used)
-		return;         /* refused (a broken queue takes nothing more) */
+	if (used_idx(VSOCK_Q_TX) == used) {
+		/* held back (taken later, unseen by the model) or refused by a broken queue */
+		r->lost = true;
+		return;
+	}
 	if (g == G_FAIL)
 		r->lost = true;  /* taken, yet not what we read: the oracles stop trusting */
 	if (!pe)
