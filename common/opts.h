@@ -1,4 +1,4 @@
-/* Command-line helpers shared by the worker programs (bulkhead-blk, bulkhead-net): the
+/* Command-line helpers shared by the worker programs (bulkhead-blk, -net, -vsock): the
  * getopt_long loop with one-line error messages, strict decimal numbers, and the format of an
  * error line. main prints the line and exits 2. */
 #ifndef BULKHEAD_OPTS_H
