@@ -17,15 +17,17 @@
 #
 # The test host is itself a guest of QEMU's TCG emulating AMD-V, and that emulation is not
 # flawless under load: now and then the test host's own kernel panics ("corrupted stack end
-# detected inside scheduler"), or its vCPUs get no turn for tens of seconds (CI saw soft
-# lockups of an idle CPU "stuck for 26s" and a starved watchdog). Nothing a user process does
-# can cause that, and it says nothing about the command. So an oops panics the test host; a
-# soft lockup or an RCU stall is only logged (a stall that passes is harmless, and one that
-# does not ends in a hang); a watchdog that stops being fed, because the whole host hangs,
-# injects an NMI that panics it. When the host dies before the command has finished, the
-# command runs again in a fresh test host, up to three attempts in all, with each dead host's
-# kernel log on stderr. A command that finishes, whatever its status, never runs twice;
-# neither does one whose test host could not be set up.
+# detected inside scheduler"), its vCPUs get no turn for tens of seconds (CI saw soft lockups
+# of an idle CPU "stuck for 26s"), or an NMI arrives that nothing in it sent or claims (CI saw
+# "NMI: Not continuing" at random places, twice in a row). Nothing a user process does can
+# cause that, and it says nothing about the command. So an oops panics the test host; a soft
+# lockup, an RCU stall or an unknown NMI is only logged (a stall that passes is harmless, and
+# one that does not ends in a hang); a watchdog that stops being fed, because the whole host
+# hangs, powers it off. When the host dies (panics, is powered off by its watchdog, or its
+# QEMU fails) before the command has finished, the command runs again in a fresh test host,
+# up to three attempts in all, with each dead host's kernel log on stderr. A command that
+# finishes, whatever its status, never runs twice; neither does one whose test host could not
+# be set up, nor one that outlives --timeout (each attempt has the whole of it).
 #
 # usage: scripts/kvm-host.sh [--need probe|linux] [--timeout S] [--vdso off] [--share DIR]...
 #                            [--mem MIB] [--smp N] [--] COMMAND [ARG...]
@@ -160,18 +162,20 @@ for s in "${shares[@]}"; do
 	i=$((i + 1))
 done
 # panic=-1 with -no-reboot: a test host whose kernel fails ends at once, its log saying why.
-# Soft lockups and RCU stalls are logged, not fatal: under TCG a vCPU thread the machine does
-# not schedule for a while looks like a lockup to the test host; the watchdog catches hangs.
-append="console=ttyS1 quiet panic=-1 oops=panic unknown_nmi_panic=1"
+# Soft lockups, RCU stalls and unknown NMIs are logged, not fatal: under TCG a vCPU thread the
+# machine does not schedule for a while looks like a lockup to the test host, and an NMI that
+# reaches it late (a backtrace request of the stall detector, given up on after 10 s) is one
+# nobody claims. The watchdog catches hangs.
+append="console=ttyS1 quiet panic=-1 oops=panic"
 append+=" kvmhost.shares=$sharelist"
 [[ $vdso == off ]] && append+=" vdso=0"
 
 stdin=/dev/null
 ((interactive)) && stdin=/dev/stdin
-deadline=$((SECONDS + tmo))
 
-# boot_test_host: one test host, until it ends or the deadline passes (exit 124 from here).
+# boot_test_host: one test host, until it ends or --timeout passes (exit 124 from here).
 boot_test_host() {
+	local deadline=$((SECONDS + tmo))
 	rm -f "$XCHG/rc" "$XCHG/console.log" "$XCHG/scratch.ext4"
 	# The test host's /tmp: a sparse ext4 image, so O_DIRECT works there as on a real host.
 	truncate -s 32G "$XCHG/scratch.ext4"
@@ -185,7 +189,7 @@ boot_test_host() {
 		-serial "file:$XCHG/console.log" \
 		-drive "if=none,id=scratch,file=$XCHG/scratch.ext4,format=raw,cache=unsafe,discard=unmap" \
 		-device virtio-blk-pci,drive=scratch \
-		-device i6300esb -action watchdog=inject-nmi \
+		-device i6300esb -action watchdog=poweroff \
 		"${virtfs[@]}" <"$stdin" &
 	qpid=$!
 	while kill -0 "$qpid" 2>/dev/null; do
@@ -210,14 +214,23 @@ for ((attempt = 1; ; attempt++)); do
 	boot_test_host
 	if [[ -s $XCHG/rc ]]; then
 		# a stall the host lived through may explain a slow or timed-out command
-		stall=$(grep -m1 -E 'soft lockup|rcu: .*stall' "$XCHG/console.log" 2>/dev/null || true)
-		[[ -n $stall ]] && echo "kvm-host: note: the test host's kernel logged a stall: ${stall# }" >&2
+		stall=$(grep -m1 -E 'soft lockup|rcu: .*stall|NMI received for unknown reason' "$XCHG/console.log" 2>/dev/null || true)
+		[[ -n $stall ]] && echo "kvm-host: note: the test host's kernel logged trouble it lived through: ${stall# }" >&2
 		exit "$(cat "$XCHG/rc")"
 	fi
 	# /init says "kvm-host: ..." when it cannot set the host up: that is not worth a retry.
-	failure=$(grep -m1 -E 'Kernel panic' "$XCHG/console.log" 2>/dev/null || true)
-	if ((attempt < attempts)) && [[ -n $failure ]] && ! grep -q '^kvm-host: ' "$XCHG/console.log"; then
-		echo "kvm-host: the test host's kernel failed before the command finished (${failure# }); its log ends:" >&2
+	# Any other end without the command's status is the host's death: a panic says so in
+	# its log; a host that hung was powered off by its watchdog and says nothing.
+	if ((attempt < attempts)) && ! grep -q '^kvm-host: ' "$XCHG/console.log"; then
+		failure=$(grep -m1 -E 'Kernel panic' "$XCHG/console.log" 2>/dev/null || true)
+		if [[ -n $failure ]]; then
+			failure="its kernel failed (${failure# })"
+		elif ((qstatus == 0)); then
+			failure="it stopped without a panic: hung, its watchdog starved for $watchdog s"
+		else
+			failure="its QEMU ended with status $qstatus"
+		fi
+		echo "kvm-host: the test host died before the command finished: $failure; its log ends:" >&2
 		host_log 30
 		echo "kvm-host: that is the emulated test host, not the command: running the command again in a fresh one (attempt $((attempt + 1)) of $attempts)" >&2
 		continue
