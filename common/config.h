@@ -21,6 +21,8 @@
 #define VM_ID_MAX        63
 #define VM_SERIAL_MAX    20              /* VIRTIO_BLK_ID_BYTES */
 #define VM_MAX_IOPS      1000000
+#define VM_MAX_BLK_QUEUES 16             /* queues of one disk; the default is the vCPUs' count */
+#define VM_MAX_POLL_US   1000            /* a disk worker's longest polling window */
 #define VM_SUN_PATH_MAX  108             /* sizeof(sockaddr_un.sun_path), NUL included */
 #define VM_RUNAS_MAX     65              /* "USER:GROUP", 32 characters each */
 #define VM_MAX_HOTPLUG_DIRS 8
@@ -31,7 +33,8 @@
 #define VM_VSOCK_CID_MIN 3ULL            /* 0-2 are the hypervisor, local and host CIDs */
 #define VM_VSOCK_CID_MAX 0xfffffffeULL   /* 2^32-1 is VMADDR_CID_ANY */
 
-/* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread] */
+/* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread][,poll-us], with what its
+ * -device virtio-blk-device adds (id, serial, iothread, num-queues) */
 struct vm_drive {
 	char id[VM_ID_MAX + 1];
 	char file[VM_PATH_MAX];
@@ -39,6 +42,9 @@ struct vm_drive {
 	bool direct;
 	char serial[VM_SERIAL_MAX + 1];
 	uint32_t iops;                       /* 0 = unlimited */
+	unsigned num_queues;                 /* 0: as many as vCPUs, up to VM_MAX_BLK_QUEUES */
+	bool has_poll_us;                    /* poll-us= given; else the worker's default */
+	uint32_t poll_us;                    /* 0: no polling */
 	char iothread[VM_ID_MAX + 1];        /* accepted and recorded; workers have their own loop */
 	char dev_id[VM_ID_MAX + 1];          /* id= of its -device virtio-blk-device, if any */
 	bool has_device;

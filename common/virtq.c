@@ -146,6 +146,8 @@ int vq_setup(struct vq *vq, const char *name, const struct vq_mem *mem, uint16_t
 	vq->busy = busy;
 	/* what a previous backend already completed stays completed */
 	vq->used_idx = ld16(&vq->used->idx);
+	/* kicks are on: a previous backend may have died polling, with NO_NOTIFY set */
+	st16(&vq->used->flags, 0);
 	vq->ready = true;
 	return 0;
 }
@@ -440,7 +442,7 @@ static int next_avail(struct vq *vq, uint16_t *head)
 {
 	uint16_t pending = (uint16_t)(avail_idx(vq) - vq->last_avail_idx);
 
-	if (!pending && vq->event_idx) {
+	if (!pending && vq->event_idx && !vq->kicks_off) {
 		/* Ask for a kick at the next entry, then look again: a driver that added one
 		 * before it saw the new avail_event would not kick, and we would sleep on it. */
 		st16(avail_event(vq), vq->last_avail_idx);
@@ -491,7 +493,7 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
 		return -EIO;
 	e->resubmitted = false;
 	vq->last_avail_idx++;
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->kicks_off)
 		st16(avail_event(vq), vq->last_avail_idx);
 	busy_set(vq, head, true);
 	inflight_get(vq, head);
@@ -553,7 +555,7 @@ int vq_rewind(struct vq *vq, const struct vq_elem *const *elems, unsigned n)
 		busy_set(vq, head, false);
 	}
 	/* a kick is wanted for the entries handed back, as for any not yet consumed */
-	if (vq->event_idx)
+	if (vq->event_idx && !vq->kicks_off)
 		st16(avail_event(vq), vq->last_avail_idx);
 	return 0;
 }
@@ -593,6 +595,30 @@ int vq_push_batch(struct vq *vq, const struct vring_used_elem *el, unsigned n)
 	if ((int16_t)(vq->used_idx - vq->signalled_used) < (uint16_t)(vq->used_idx - old))
 		vq->signalled_used_valid = false;
 	return 0;
+}
+
+bool vq_avail_pending(const struct vq *vq)
+{
+	if (vq->broken || !vq->ready)
+		return false;
+	return vq->resubmit_pos < vq->resubmit_nr || avail_idx(vq) != vq->last_avail_idx;
+}
+
+void vq_kicks(struct vq *vq, bool on)
+{
+	if (vq->broken || !vq->ready)
+		return;
+	vq->kicks_off = !on;
+	if (vq->event_idx) {
+		/* off: avail_event stays where it is, and once the driver is past it no entry
+		 * crosses it again (until the 16-bit index wraps: one kick in 65536) */
+		if (on)
+			st16(avail_event(vq), vq->last_avail_idx);
+	} else {
+		st16(&vq->used->flags, on ? 0 : VRING_USED_F_NO_NOTIFY);
+	}
+	/* the store must be visible before the caller looks at avail->idx again */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 bool vq_should_notify(struct vq *vq)

@@ -70,6 +70,7 @@ struct vq {
 	uint16_t used_idx;          /* our copy of used->idx */
 	uint16_t signalled_used;
 	bool signalled_used_valid;
+	bool kicks_off;             /* vq_kicks(false): the device polls, the driver need not kick */
 	uint8_t *busy;              /* bitmap of heads popped and not yet pushed (num bits) */
 	struct vq_inflight *inflight;   /* shared area for this queue, or NULL */
 	uint64_t inflight_counter;
@@ -151,6 +152,19 @@ int vq_push_batch(struct vq *vq, const struct vring_used_elem *el, unsigned n);
 /* True when the driver wants an interrupt for what was pushed since the last notification
  * (EVENT_IDX used_event, or VRING_AVAIL_F_NO_INTERRUPT without it). */
 bool vq_should_notify(struct vq *vq);
+
+/* Is a chain waiting to be popped (a new avail entry, or one to resubmit)? A cheap look for
+ * a device that polls; vq_pop still does every check. False on a broken or unready queue. */
+bool vq_avail_pending(const struct vq *vq);
+
+/*
+ * Tell the driver whether it needs to kick: with false (a polling device) the used ring says
+ * VRING_USED_F_NO_NOTIFY, or under EVENT_IDX avail_event stops following the avail index; with
+ * true both ask for a kick at the next entry again. After turning kicks back on, look with
+ * vq_avail_pending once more before sleeping: an entry added while they were off was not
+ * kicked. No-op on a broken or unready queue.
+ */
+void vq_kicks(struct vq *vq, bool on);
 
 /* Mark broken with a rate-limited log line; later pops/pushes do nothing. */
 void vq_break(struct vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -32,6 +32,8 @@
 #define BLK_MAX_QUEUES       16
 #define BLK_IOPS_MAX         1000000u
 #define BLK_POOL_SIZE        256u       /* requests in flight in io_uring at once */
+#define BLK_POLL_US_DEFAULT  32u        /* QEMU's default poll-max-ns for its iothreads */
+#define BLK_POLL_US_MAX      1000u
 
 /* ---- command line ---------------------------------------------------------------------- */
 
@@ -46,6 +48,7 @@ struct blk_opts {
 	char serial[BLK_SERIAL_MAX + 1];
 	uint32_t iops;              /* 0 = unlimited */
 	unsigned num_queues;
+	uint32_t poll_us;           /* --poll-us: longest polling window; 0 = never poll */
 	char name[BLK_NAME_MAX + 1];
 	bool no_seccomp;            /* --disable-seccomp: the sandbox without its filter */
 	bool runas;                 /* --runas=UID:GID: the ids the sandbox drops to */
@@ -134,6 +137,34 @@ bool blk_bucket_take(struct blk_bucket *b, uint64_t now_ns);
 /* Nanoseconds until the next token (0 when one is available). */
 uint64_t blk_bucket_wait_ns(const struct blk_bucket *b);
 
+/* ---- adaptive polling (poll.c) --------------------------------------------------------- */
+
+/*
+ * After the worker wakes for a kick or a completion, it polls the avail rings and the io_uring
+ * completion queue for a window before it sleeps again, with the driver's kicks and the
+ * completion eventfd off meanwhile: a request that comes within the window costs neither a
+ * kick nor a wakeup. The window tunes itself as QEMU's AioContext polling does: it doubles
+ * (from BLK_POLL_START_NS, up to the maximum) when the loop, having given up, is woken again
+ * within the maximum (a longer window would have caught that), and halves when the sleep
+ * outlasts the maximum (polling there is wasted). An idle disk costs one window after its
+ * last request, then nothing.
+ */
+#define BLK_POLL_START_NS    4000u
+
+struct blk_poll {
+	uint64_t max_ns;            /* --poll-us; 0: never poll */
+	uint64_t window_ns;         /* the next window, in [0, max_ns] */
+	uint64_t slept_at;          /* when the loop last went to sleep; 0 while awake */
+	bool polling;               /* kicks off, a window scheduled or running */
+	uint64_t windows, hits;     /* windows polled, and those that found work */
+};
+
+void blk_poll_init(struct blk_poll *p, uint32_t poll_us);
+/* The loop was woken at now by a kick or a completion: tune the window. */
+void blk_poll_woke(struct blk_poll *p, uint64_t now);
+/* The loop goes to sleep at now (a window found nothing, or there was none). */
+void blk_poll_slept(struct blk_poll *p, uint64_t now);
+
 /* ---- the device and its io_uring engine (io.c) ---------------------------------------- */
 
 struct blk_dev;
@@ -143,6 +174,8 @@ struct blk_hooks {
 	/* run blk_dev_resume after ns nanoseconds (IOPS limit); one timer, re-armed */
 	void (*arm_timer)(struct blk_dev *d, uint64_t ns);
 	uint64_t (*now_ns)(void);      /* CLOCK_MONOTONIC when NULL; tests inject a clock */
+	/* a kick or a completion woke the loop (not a look of blk_dev_poll's) */
+	void (*woke)(struct blk_dev *d);
 };
 
 struct blk_ioreq;
@@ -160,6 +193,7 @@ struct blk_dev {
 	unsigned rr;                /* queue blk_dev_resume starts with, for fairness */
 	unsigned busy;              /* requests submitted and not completed */
 	unsigned q_busy[VU_MAX_QUEUES];
+	uint64_t q_reqs[VU_MAX_QUEUES]; /* requests popped from each queue since the connection */
 	bool q_stalled[VU_MAX_QUEUES];  /* stopped popping for lack of a request slot */
 	bool throttled;             /* timer armed for the IOPS limit */
 	bool queued;                /* SQEs prepared and not yet submitted */
@@ -183,5 +217,13 @@ void blk_dev_resume(struct blk_dev *d);
 void blk_dev_timer(struct blk_dev *d);
 /* Wait until no request of queue qidx (or of any queue, qidx < 0) is in flight. */
 void blk_dev_drain(struct blk_dev *d, int qidx);
+/* "requests per queue: q0 N, q1 N, ..." for the queues that had any; the counts restart. */
+void blk_dev_log_stats(struct blk_dev *d);
+/* One look for work without waiting: reap what io_uring completed, start what the started
+ * queues have (unless throttled or out of request slots). True when it found any. */
+bool blk_dev_poll(struct blk_dev *d);
+/* The driver's kicks on every started queue and the completion eventfd, on or off (while the
+ * loop polls). After turning them on, blk_dev_poll once more before sleeping. */
+void blk_dev_kicks(struct blk_dev *d, bool on);
 
 #endif

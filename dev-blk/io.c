@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,19 +275,77 @@ static void notify(struct blk_dev *d, unsigned mask)
 			vu_queue_notify(&d->vu, i);
 }
 
-void blk_dev_reap(struct blk_dev *d)
+/* Complete what io_uring finished; queues that ran out of slots get their turn again. */
+static void reap(struct blk_dev *d)
 {
-	uint64_t n;
 	bool stalled = false;
 
-	/* EAGAIN is fine: a drain may have reaped what this wakeup announced */
-	if (read(d->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_warn("completion eventfd");
 	notify(d, reap_cqes(d));
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		stalled |= d->q_stalled[i];
 	if (stalled)
 		blk_dev_resume(d);
+}
+
+void blk_dev_reap(struct blk_dev *d)
+{
+	uint64_t n;
+
+	if (d->hooks.woke)
+		d->hooks.woke(d);
+	/* EAGAIN is fine: a drain may have reaped what this wakeup announced */
+	if (read(d->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("completion eventfd");
+	reap(d);
+}
+
+void blk_dev_log_stats(struct blk_dev *d)
+{
+	char buf[VU_MAX_QUEUES * 28] = "", *p = buf;
+	size_t left = sizeof(buf);
+
+	for (unsigned i = 0; i < VU_MAX_QUEUES && left > 1; i++) {
+		int n;
+
+		if (!d->q_reqs[i])
+			continue;
+		n = snprintf(p, left, "%sq%u %llu", p == buf ? "" : ", ", i,
+			     (unsigned long long)d->q_reqs[i]);
+		if (n < 0 || (size_t)n >= left)
+			break;
+		p += n;
+		left -= (size_t)n;
+	}
+	if (buf[0])
+		log_info("requests per queue: %s", buf);
+	memset(d->q_reqs, 0, sizeof(d->q_reqs));
+}
+
+bool blk_dev_poll(struct blk_dev *d)
+{
+	bool found = false;
+
+	if (io_uring_cq_ready(&d->ring)) {
+		reap(d);
+		found = true;
+	}
+	if (d->throttled)
+		return found;       /* the IOPS timer resumes the queues */
+	for (unsigned i = 0; i < d->vu.nqueues; i++) {
+		if (d->q_stalled[i] || !queue_live(d, i) || !vq_avail_pending(&d->vu.q[i].vq))
+			continue;
+		blk_queue_process(d, i);
+		found = true;
+	}
+	return found;
+}
+
+void blk_dev_kicks(struct blk_dev *d, bool on)
+{
+	for (unsigned i = 0; i < d->vu.nqueues; i++)
+		if (queue_live(d, i))
+			vq_kicks(&d->vu.q[i].vq, on);
+	io_uring_cq_eventfd_toggle(&d->ring, on);
 }
 
 void blk_dev_drain(struct blk_dev *d, int qidx)
@@ -367,6 +426,7 @@ static int pop_one(struct blk_dev *d, unsigned qidx, bool *pushed)
 		return 0;
 	}
 	blk_bucket_consume(&d->bucket);
+	d->q_reqs[qidx]++;
 	r = start(d, q);
 	if (r > 0)
 		*pushed = true;
@@ -444,7 +504,11 @@ static int set_config(struct vu_dev *v, const uint8_t *buf, uint32_t off, uint32
 
 static void queue_kick(struct vu_dev *v, unsigned qidx)
 {
-	blk_queue_process(to_blk(v), qidx);
+	struct blk_dev *d = to_blk(v);
+
+	if (d->hooks.woke)
+		d->hooks.woke(d);
+	blk_queue_process(d, qidx);
 }
 
 static void queue_stop(struct vu_dev *v, unsigned qidx)

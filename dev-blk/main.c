@@ -20,7 +20,8 @@ struct mainloop {
 	struct blk_opts opts;
 	struct blk_dev dev;
 	char role[8 + BLK_NAME_MAX];
-	struct event *efd_ev, *timer_ev;
+	struct event *efd_ev, *timer_ev, *poll_ev;
+	struct blk_poll poll;
 };
 
 static struct mainloop ml;
@@ -47,18 +48,89 @@ static void arm_timer(struct blk_dev *d, uint64_t ns)
 	evtimer_add(m->timer_ev, &tv);
 }
 
+/* ---- polling (blk.h): a window runs as an active event, so that the vhost-user socket,
+ * signals and timers get their turn between two windows that found work ---- */
+
+static void poll_window(struct mainloop *m)
+{
+	event_active(m->poll_ev, EV_READ, 0);
+}
+
+/* A kick or a completion woke the loop: poll after this one, with kicks off. */
+static void on_wake(struct blk_dev *d)
+{
+	struct mainloop *m = d->loop;
+	struct blk_poll *p = &m->poll;
+	uint64_t now;
+
+	if (!p->max_ns || p->polling)
+		return;
+	now = mono_ns();
+	blk_poll_woke(p, now);
+	if (!p->window_ns) {
+		blk_poll_slept(p, now);     /* straight back to sleep after this wakeup */
+		return;
+	}
+	p->polling = true;
+	blk_dev_kicks(d, false);
+	poll_window(m);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainloop *m = arg;
+	struct blk_poll *p = &m->poll;
+	uint64_t start = mono_ns(), now;
+
+	(void)fd;
+	(void)what;
+	if (!p->polling)
+		return;
+	p->windows++;
+	do {
+		if (blk_dev_poll(&m->dev)) {
+			p->hits++;
+			poll_window(m);
+			return;
+		}
+		__builtin_ia32_pause();
+		now = mono_ns();
+	} while (now - start < p->window_ns);
+	/* nothing came: kicks back on, then one more look for what came while they were off */
+	blk_dev_kicks(&m->dev, true);
+	if (blk_dev_poll(&m->dev)) {
+		blk_dev_kicks(&m->dev, false);
+		poll_window(m);
+		return;
+	}
+	p->polling = false;
+	blk_poll_slept(p, now);
+}
+
 /* The frontend is gone: no request may still be running into its memory. */
 static void blk_disconnect(void *priv)
 {
 	struct blk_dev *d = priv;
+	struct mainloop *m = d->loop;
+	struct blk_poll *p = &m->poll;
 
+	if (p->polling) {
+		event_del(m->poll_ev);
+		blk_dev_kicks(d, true);
+		p->polling = false;
+	}
 	blk_dev_drain(d, -1);
+	blk_dev_log_stats(d);
+	if (p->max_ns)
+		log_info("polling: %llu windows, %llu found work; window now %llu us",
+			 (unsigned long long)p->windows, (unsigned long long)p->hits,
+			 (unsigned long long)(p->window_ns / 1000));
 	memset(d->q_stalled, 0, sizeof(d->q_stalled));
 }
 
 static int setup_loop(struct mainloop *m)
 {
-	const struct blk_hooks hooks = { .arm_timer = arm_timer };
+	const struct blk_hooks hooks = { .arm_timer = arm_timer, .woke = on_wake };
 	const struct vu_loop_dev dev = { &m->dev.vu, m->opts.num_queues, &blk_vu_ops, &m->dev,
 					 blk_disconnect };
 	struct event_base *base;
@@ -75,8 +147,10 @@ static int setup_loop(struct mainloop *m)
 	}
 	m->efd_ev = event_new(base, m->dev.efd, EV_READ | EV_PERSIST, on_completion, &m->dev);
 	m->timer_ev = evtimer_new(base, on_timer, &m->dev);
-	if (!m->efd_ev || !m->timer_ev)
+	m->poll_ev = event_new(base, -1, 0, on_poll, m);
+	if (!m->efd_ev || !m->timer_ev || !m->poll_ev)
 		return -ENOMEM;
+	blk_poll_init(&m->poll, m->opts.poll_us);
 	event_add(m->efd_ev, NULL);
 	return 0;
 }
@@ -87,6 +161,8 @@ static void teardown(struct mainloop *m)
 		event_free(m->efd_ev);
 	if (m->timer_ev)
 		event_free(m->timer_ev);
+	if (m->poll_ev)
+		event_free(m->poll_ev);
 	vu_loop_exit(&m->loop);
 	if (m->dev.pool)
 		blk_dev_exit(&m->dev);
@@ -131,10 +207,14 @@ int main(int argc, char **argv)
 		r = sandbox_enter(SANDBOX_DEV_BLK, keep, sizeof(keep) / sizeof(keep[0]), &so);
 	}
 	if (r == 0) {
-		log_info("serving %llu sectors%s%s, %u queue(s)",
+		char polling[32] = "no polling";
+
+		if (m->opts.poll_us)
+			snprintf(polling, sizeof(polling), "polling up to %u us", m->opts.poll_us);
+		log_info("serving %llu sectors%s%s, %u queue(s), %s",
 			 (unsigned long long)m->dev.disk.capacity,
 			 m->dev.disk.read_only ? ", read-only" : "",
-			 m->dev.disk.direct ? ", O_DIRECT" : "", m->opts.num_queues);
+			 m->dev.disk.direct ? ", O_DIRECT" : "", m->opts.num_queues, polling);
 		vu_loop_run(&m->loop);
 	}
 	teardown(m);

@@ -16,7 +16,7 @@ const char blk_capabilities[] = "{\"type\": \"block\", \"features\": [\"read-onl
 
 enum {
 	OPT_SOCKET = 1000, OPT_FD, OPT_CAPS, OPT_FILE, OPT_BLKFD, OPT_RO, OPT_DIRECT,
-	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_NAME, OPT_NO_SECCOMP, OPT_RUNAS,
+	OPT_SERIAL, OPT_IOPS, OPT_QUEUES, OPT_POLL_US, OPT_NAME, OPT_NO_SECCOMP, OPT_RUNAS,
 };
 
 static const struct option longopts[] = {
@@ -30,6 +30,7 @@ static const struct option longopts[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "iops", required_argument, NULL, OPT_IOPS },
 	{ "num-queues", required_argument, NULL, OPT_QUEUES },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "disable-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
@@ -97,6 +98,12 @@ static int one(void *ctx, int c, const char *arg, char *err, size_t errlen)
 				    BLK_MAX_QUEUES, arg);
 		o->num_queues = v;
 		return 0;
+	case OPT_POLL_US:
+		if (!opt_number(arg, 0, BLK_POLL_US_MAX, &v))
+			return opt_fail(err, errlen, "--poll-us: want 0..%u, got '%s'",
+				    BLK_POLL_US_MAX, arg);
+		o->poll_us = v;
+		return 0;
 	case OPT_NAME:
 		return opt_name(arg, BLK_NAME_MAX, o->name, sizeof(o->name), err, errlen);
 	case OPT_NO_SECCOMP:
@@ -130,6 +137,7 @@ int blk_opts_parse(struct blk_opts *o, int argc, char **argv, char *err, size_t 
 	o->fd = -1;
 	o->blk_fd = -1;
 	o->num_queues = 1;
+	o->poll_us = BLK_POLL_US_DEFAULT;
 	r = opt_parse(argc, argv, longopts, one, o, err, errlen);
 	return r < 0 ? r : check(o, err, errlen);
 }

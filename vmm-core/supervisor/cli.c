@@ -335,9 +335,10 @@ static const struct cli_opt cli_opts[] = {
 	{ "-api-channel", ARG_REQUIRED, "unix:PATH", "QMP control socket (StratoVirt spelling)",
 	  opt_api_channel },
 	{ "-drive", ARG_REQUIRED, "id=ID,file=PATH[,readonly=on|off][,direct=on|off][,serial=S]"
-	  "[,iops=N][,iothread=T]", "a raw disk image served by its own bulkhead-blk (max 6)",
+	  "[,iops=N][,iothread=T][,poll-us=N]",
+	  "a raw disk image served by its own bulkhead-blk (max 6)",
 	  cli_opt_drive },
-	{ "-device", ARG_REQUIRED, "virtio-blk-device,drive=ID[,id=DEV] | "
+	{ "-device", ARG_REQUIRED, "virtio-blk-device,drive=ID[,id=DEV][,num-queues=N] | "
 	  "vhost-user-blk-device,chardev=C[,id=DEV] | "
 	  "virtio-net-device,netdev=ID[,id=DEV][,mac=MAC][,mq=on|off] | "
 	  "vsock,id=ID,guest-cid=N[,uds-path=PATH|,vhostfd=FD] | "

@@ -19,6 +19,18 @@ static int drive_iops(struct cli_state *st, const char *opt, const char *key, co
 	return ret;
 }
 
+static int drive_poll_us(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	uint64_t n;
+	int ret = cli_prop_range(st, opt, key, val, true, 0, VM_MAX_POLL_US, &n);
+
+	if (!ret) {
+		st->drive->has_poll_us = true;
+		st->drive->poll_us = (uint32_t)n;
+	}
+	return ret;
+}
+
 /* Spellings newer orchestrators add that mean nothing else here. */
 static int drive_if(struct cli_state *st, const char *opt, const char *key, const char *val)
 {
@@ -44,6 +56,7 @@ static const struct prop_desc drive_props[] = {
 	PROP_HANDLER("iops", drive_iops),
 	PROP_HANDLER("throttling.iops-total", drive_iops),
 	PROP_FIELD("iothread", PROP_ID, struct vm_drive, iothread),
+	PROP_HANDLER("poll-us", drive_poll_us),
 	PROP_HANDLER("if", drive_if),
 	PROP_HANDLER("format", drive_format),
 };
@@ -123,12 +136,23 @@ static int blk_serial(struct cli_state *st, const char *opt, const char *key, co
 			       val);
 }
 
+static int blk_queues(struct cli_state *st, const char *opt, const char *key, const char *val)
+{
+	uint64_t n;
+	int ret = cli_prop_range(st, opt, key, val, true, 1, VM_MAX_BLK_QUEUES, &n);
+
+	if (!ret)
+		st->blkdev->num_queues = (unsigned)n;
+	return ret;
+}
+
 static const struct prop_desc blk_dev_props[] = {
 	PROP_HANDLER("driver", cli_prop_ignore),
 	PROP_FIELD("drive", PROP_ID, struct blk_device, drive),
 	PROP_FIELD("id", PROP_ID, struct blk_device, id),
 	PROP_HANDLER("serial", blk_serial),
 	PROP_FIELD("iothread", PROP_ID, struct blk_device, iothread),
+	PROP_HANDLER("num-queues", blk_queues),
 };
 
 static const struct prop_desc vub_props[] = {
@@ -227,6 +251,7 @@ static int bind_blk_devices(struct cli_state *st)
 			strcpy(d->serial, b->serial);
 		if (b->iothread[0])
 			strcpy(d->iothread, b->iothread);
+		d->num_queues = b->num_queues;
 	}
 	return 0;
 }
@@ -309,8 +334,14 @@ void cli_print_devices(FILE *out, const struct vm_config *c)
 		const struct vm_drive *d = &c->drives[i];
 
 		fprintf(out, "drive.%u=id=%s,file=%s,readonly=%s,direct=%s,serial=%s,iops=%u,"
-			"iothread=%s,device=%s\n", i, d->id, d->file, cli_onoff(d->readonly),
+			"iothread=%s,device=%s", i, d->id, d->file, cli_onoff(d->readonly),
 			cli_onoff(d->direct), d->serial, d->iops, d->iothread, d->dev_id);
+		/* only when given: the defaults are the worker's (and the vCPUs') */
+		if (d->num_queues)
+			fprintf(out, ",num-queues=%u", d->num_queues);
+		if (d->has_poll_us)
+			fprintf(out, ",poll-us=%u", d->poll_us);
+		fputc('\n', out);
 	}
 	for (unsigned i = 0; i < c->nchardevs; i++) {
 		const struct vm_chardev *ch = &c->chardevs[i];

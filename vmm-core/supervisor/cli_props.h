@@ -19,6 +19,7 @@ struct blk_device {
 	char serial[VM_SERIAL_MAX + 1];
 	char iothread[VM_ID_MAX + 1];
 	bool has_serial;
+	unsigned num_queues;             /* 0: not given */
 };
 
 /* A -device virtio-net-device waiting for its -netdev (which may come later on the line). */

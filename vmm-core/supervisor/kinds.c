@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
@@ -95,7 +96,13 @@ static unsigned blk_nboot(const struct vm_config *c)
 	return c->ndisks;
 }
 
-static int blk_args(const struct sup_node *n, struct sup_args *a)
+/* A disk has the queues its -device asks for, else one per vCPU (hotplugged disks too). */
+static unsigned blk_queues(const struct supervisor *s, const struct vm_drive *d)
+{
+	return d->num_queues ? d->num_queues : MIN(s->cfg->ncpus, (unsigned)VM_MAX_BLK_QUEUES);
+}
+
+static int blk_args(const struct supervisor *s, const struct sup_node *n, struct sup_args *a)
 {
 	const struct vm_drive *d = &n->d;
 
@@ -103,7 +110,9 @@ static int blk_args(const struct sup_node *n, struct sup_args *a)
 	    (d->readonly && sup_arg(a, "--read-only") < 0) ||
 	    (d->direct && sup_arg(a, "--direct") < 0) ||
 	    (d->serial[0] && sup_arg(a, "--serial=%s", d->serial) < 0) ||
-	    (d->iops && sup_arg(a, "--iops=%u", d->iops) < 0))
+	    (d->iops && sup_arg(a, "--iops=%u", d->iops) < 0) ||
+	    sup_arg(a, "--num-queues=%u", blk_queues(s, d)) < 0 ||
+	    (d->has_poll_us && sup_arg(a, "--poll-us=%u", d->poll_us) < 0))
 		return -1;
 	return sup_arg(a, "--name=%s", d->id);
 }
@@ -225,7 +234,8 @@ static unsigned net_nboot(const struct vm_config *c)
 	return c->nnets;
 }
 
-static int net_args(const struct sup_node *n, struct sup_args *a)
+static int net_args(const struct supervisor *s UNUSED, const struct sup_node *n,
+		    struct sup_args *a)
 {
 	const uint8_t *m = n->net.mac;
 	unsigned nq = n->net.queues;
@@ -364,7 +374,8 @@ static int vsock_start_fd(struct supervisor *s, struct sup_node *n, int *fd)
 	return *fd < 0 ? -1 : 0;
 }
 
-static int vsock_args(const struct sup_node *n, struct sup_args *a)
+static int vsock_args(const struct supervisor *s UNUSED, const struct sup_node *n,
+		      struct sup_args *a)
 {
 	const struct vm_vsock *v = &n->vsock;
 

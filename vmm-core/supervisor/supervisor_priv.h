@@ -157,9 +157,9 @@ struct sup_kind_ops {
 	int (*open_boot)(struct supervisor *s);
 	/* How many of the kind's slots, from its first, the configuration's own devices fill. */
 	unsigned (*nboot)(const struct vm_config *c);
-	/* Its options (what n says; n->fds are its fd 4, 5, ..., a start_fd the next one);
-	 * -1 when they do not fit. */
-	int (*args)(const struct sup_node *n, struct sup_args *a);
+	/* Its options (what n and the VM's configuration say; n->fds are its fd 4, 5, ..., a
+	 * start_fd the next one); -1 when they do not fit. */
+	int (*args)(const struct supervisor *s, const struct sup_node *n, struct sup_args *a);
 	/* NULL, or *fd = an fd for one start of the worker (-1: none this time), which alone
 	 * holds it: we close ours once it is spawned (the kernel's vhost-vsock binds to the
 	 * process that takes it and must go with it). 0, or -1 after a log line. */

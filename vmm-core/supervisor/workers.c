@@ -38,7 +38,7 @@ int sup_worker_spawn(struct supervisor *s, struct worker *w, int *fd)
 		if (sup_arg(&c.args, "--stats-fd=%u", 4 + c.nfds++) < 0)
 			goto too_long;
 	}
-	if (sup_arg(&c.args, "--fd=3") < 0 || ops->args(w->node, &c.args) < 0 ||
+	if (sup_arg(&c.args, "--fd=3") < 0 || ops->args(s, w->node, &c.args) < 0 ||
 	    sup_sandbox_args(s, &c.args) < 0)
 		goto too_long;
 	w->pid = sup_spawn(s, &c, fd);

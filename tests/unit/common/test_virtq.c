@@ -422,6 +422,56 @@ Test(virtq, no_avail_event_without_event_idx)
 	cr_assert_eq(avail_event_get(), 777);
 }
 
+/* A polling device turns kicks off: without EVENT_IDX by VRING_USED_F_NO_NOTIFY. */
+Test(virtq, kicks_off_sets_no_notify)
+{
+	start(false);
+	cr_assert_eq(le16toh(used->flags), 0);
+	vq_kicks(&vq, false);
+	cr_assert_eq(le16toh(used->flags), VRING_USED_F_NO_NOTIFY);
+	vq_kicks(&vq, true);
+	cr_assert_eq(le16toh(used->flags), 0);
+	/* a worker that died polling left NO_NOTIFY: the next one starts with kicks on */
+	vq_kicks(&vq, false);
+	start(false);
+	cr_assert_eq(le16toh(used->flags), 0, "a new setup must clear a dead poller's NO_NOTIFY");
+}
+
+/* Under EVENT_IDX, kicks off: avail_event stays behind while chains are popped, on: it asks
+ * for the next entry again. */
+Test(virtq, kicks_off_freezes_avail_event)
+{
+	start(true);
+	cr_assert_eq(vq_pop(&vq, &el), 0);
+	cr_assert_eq(avail_event_get(), 0);
+	vq_kicks(&vq, false);
+	for (uint16_t h = 0; h < 3; h++) {
+		desc(h, DATA0, 8, 0, 0);
+		make_avail(h);
+		cr_assert(vq_avail_pending(&vq));
+		cr_assert_eq(vq_pop(&vq, &el), 1);
+	}
+	cr_assert_not(vq_avail_pending(&vq));
+	cr_assert_eq(vq_pop(&vq, &el), 0);
+	cr_assert_eq(avail_event_get(), 0, "avail_event moved while kicks were off");
+	cr_assert_eq(le16toh(used->flags), 0, "NO_NOTIFY is not the EVENT_IDX way");
+	vq_kicks(&vq, true);
+	cr_assert_eq(avail_event_get(), 3);
+}
+
+Test(virtq, avail_pending_broken_or_unready)
+{
+	cr_assert_not(vq_avail_pending(&vq), "a queue never set up has nothing pending");
+	start(false);
+	desc(0, DATA0, 8, 0, 0);
+	make_avail(0);
+	cr_assert(vq_avail_pending(&vq));
+	vq_break(&vq, "test");
+	cr_assert_not(vq_avail_pending(&vq));
+	vq_kicks(&vq, false);
+	cr_assert_eq(le16toh(used->flags), 0, "a broken queue's ring is not written");
+}
+
 static void pop_n(unsigned n)
 {
 	for (uint16_t h = 0; h < n; h++) {

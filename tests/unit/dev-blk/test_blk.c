@@ -591,11 +591,13 @@ Test(opts, good)
 	cr_assert_eq(o.blk_fd, -1);
 	cr_assert_eq(o.num_queues, 1);
 	cr_assert_eq(o.iops, 0);
+	cr_assert_eq(o.poll_us, BLK_POLL_US_DEFAULT);
 	cr_assert_not(o.read_only);
 
 	cr_assert_eq(parse(&o, err, "--fd=3", "--blk-fd", "4", "--read-only", "--direct",
 			   "--serial=ABCDEFGHIJKLMNOPQRST", "--iops=1000000", "--num-queues=16",
-			   "--name=rootfs", NULL), 0, "%s", err);
+			   "--name=rootfs", "--poll-us=1000", NULL), 0, "%s", err);
+	cr_assert_eq(o.poll_us, 1000);
 	cr_assert_eq(o.fd, 3);
 	cr_assert_eq(o.blk_fd, 4);
 	cr_assert(o.read_only && o.direct);
@@ -636,6 +638,9 @@ Test(opts, errors)
 		{ "--fd=3", "--blk-file=d", "--iops=+5", NULL },
 		{ "--fd=3", "--blk-file=d", "--num-queues=0", NULL },
 		{ "--fd=3", "--blk-file=d", "--num-queues=17", NULL },
+		{ "--fd=3", "--blk-file=d", "--poll-us=1001", NULL },
+		{ "--fd=3", "--blk-file=d", "--poll-us=-1", NULL },
+		{ "--fd=3", "--blk-file=d", "--poll-us=", NULL },
 		{ "--fd=3", "--blk-file=d", "--serial=ABCDEFGHIJKLMNOPQRSTU", NULL },
 		{ "--fd=3", "--blk-file=d", "--name=", NULL },
 		{ "--fd=3", "--blk-file=d", "--name=a/b", NULL },
@@ -720,4 +725,64 @@ Test(disk, open_sizes_and_modes)
 	cr_assert_eq(blk_disk_open(&d, &o), -ENOENT);
 	o.blk_file = "/dev/null";   /* a character device has no size */
 	cr_assert_eq(blk_disk_open(&d, &o), -EINVAL);
+}
+
+/* ---- the polling window's arithmetic ---- */
+
+Test(poll, off_stays_off)
+{
+	struct blk_poll p;
+
+	blk_poll_init(&p, 0);
+	cr_assert_eq(p.window_ns, 0);
+	blk_poll_slept(&p, 1000);
+	blk_poll_woke(&p, 1100);
+	cr_assert_eq(p.window_ns, 0, "a quick wakeup must not start polling when it is off");
+}
+
+Test(poll, quick_wakeups_grow_the_window_to_the_maximum)
+{
+	struct blk_poll p;
+	uint64_t t = 1000000;
+
+	blk_poll_init(&p, 32);
+	cr_assert_eq(p.window_ns, BLK_POLL_START_NS);
+	for (uint64_t want = 8000; want <= 32000; want *= 2) {
+		blk_poll_slept(&p, t);
+		t += 20000;                     /* woken 20 us later: within the maximum */
+		blk_poll_woke(&p, t);
+		cr_assert_eq(p.window_ns, want);
+	}
+	blk_poll_slept(&p, t);
+	blk_poll_woke(&p, t + 32000);
+	cr_assert_eq(p.window_ns, 32000, "capped at --poll-us");
+}
+
+Test(poll, long_sleeps_shrink_it_to_nothing_and_a_quick_one_restarts_it)
+{
+	struct blk_poll p;
+	uint64_t t = 5000;
+
+	blk_poll_init(&p, 32);
+	for (int i = 0; i < 20; i++) {
+		blk_poll_slept(&p, t);
+		t += 1000000000;                /* an idle disk: a second between requests */
+		blk_poll_woke(&p, t);
+	}
+	cr_assert_eq(p.window_ns, 0, "an idle disk must end up not polling at all");
+	blk_poll_slept(&p, t);
+	blk_poll_woke(&p, t + 1000);
+	cr_assert_eq(p.window_ns, BLK_POLL_START_NS);
+}
+
+Test(poll, a_wakeup_while_awake_changes_nothing)
+{
+	struct blk_poll p;
+
+	blk_poll_init(&p, 100);
+	blk_poll_woke(&p, 123456789);
+	cr_assert_eq(p.window_ns, BLK_POLL_START_NS);
+	blk_poll_slept(&p, 0);                  /* a clock at 0 still counts as asleep */
+	blk_poll_woke(&p, 10);
+	cr_assert_eq(p.window_ns, 2 * BLK_POLL_START_NS);
 }

@@ -392,6 +392,77 @@ Test(io, many_in_flight)
 	fx_fini(&f);
 }
 
+/* ---- polling: blk_dev_poll finds work without a kick, blk_dev_kicks turns kicks off ---- */
+
+static unsigned woke_calls;
+static void woke_count(struct blk_dev *d) { (void)d; woke_calls++; }
+
+/* Wait (bounded) until io_uring has a completion to reap. */
+static void wait_cqe(struct fx *f)
+{
+	for (int i = 0; i < 2000 && !io_uring_cq_ready(&f->d.ring); i++)
+		usleep(1000);
+	cr_assert(io_uring_cq_ready(&f->d.ring), "io_uring completed nothing in 2 s");
+}
+
+Test(io, poll_finds_requests_and_completions_without_kicks)
+{
+	struct fx f;
+	uint64_t st, buf;
+
+	fx_init(&f, "/tmp", 0);
+	woke_calls = 0;
+	f.d.hooks.woke = woke_count;
+	cr_assert_not(blk_dev_poll(&f.d), "nothing posted, nothing found");
+	blk_dev_kicks(&f.d, false);
+	cr_assert_eq(le16toh(f.used->flags), VRING_USED_F_NO_NOTIFY);
+	cr_assert(*f.d.ring.cq.kflags & IORING_CQ_EVENTFD_DISABLED);
+	buf = galloc(&f, 4096);
+	memset(hva(&f, buf), 0x5a, 4096);
+	st = request(&f, VIRTIO_BLK_T_OUT, 8, buf, 4096, false);
+	/* a write to the page cache may complete inside the submit: either way it is found */
+	cr_assert(blk_dev_poll(&f.d), "a posted request was not found by a look");
+	if (used_idx(&f) == 0) {
+		wait_cqe(&f);
+		cr_assert(blk_dev_poll(&f.d), "a completion was not found by a look");
+	}
+	cr_assert_eq(used_idx(&f), 1);
+	cr_assert_eq(status(&f, st), VIRTIO_BLK_S_OK);
+	cr_assert_eq(woke_calls, 0, "a look is not a wakeup");
+	blk_dev_kicks(&f.d, true);
+	cr_assert_eq(le16toh(f.used->flags), 0);
+	cr_assert_not(*f.d.ring.cq.kflags & IORING_CQ_EVENTFD_DISABLED);
+	/* a kick and a completion wakeup are */
+	request(&f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+	blk_vu_ops.queue_kick(&f.d.vu, 0);
+	cr_assert_eq(woke_calls, 1);
+	blk_dev_drain(&f.d, -1);
+	blk_dev_reap(&f.d);
+	cr_assert_eq(woke_calls, 2);
+	fx_fini(&f);
+}
+
+Test(io, poll_leaves_a_throttled_queue_to_its_timer)
+{
+	struct fx f;
+
+	fx_init(&f, "/tmp", 10);        /* 10/s, burst 1 */
+	request(&f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+	request(&f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+	cr_assert(blk_dev_poll(&f.d));
+	blk_dev_drain(&f.d, -1);
+	cr_assert_eq(used_idx(&f), 1, "only the burst passes");
+	cr_assert(f.d.throttled);
+	/* a poller must not spin on a request it may not start: not found, not started */
+	cr_assert_not(blk_dev_poll(&f.d));
+	cr_assert_eq(used_idx(&f), 1);
+	fake_now += 100000000ULL;
+	blk_dev_timer(&f.d);
+	blk_dev_drain(&f.d, -1);
+	cr_assert_eq(used_idx(&f), 2);
+	fx_fini(&f);
+}
+
 /* The image shrank below the capacity the guest was told: a short read is continued, and
  * end of file is an I/O error, not zeroes the guest would take for data. */
 Test(io, short_read_continues_and_eof_is_ioerr)

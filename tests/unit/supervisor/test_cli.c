@@ -460,6 +460,35 @@ Test(cli_disks, slot_order_and_forward_references)
 	       "-drive", "id=b,file=/b,,c.img,readonly,throttling.iops-total=1000000");
 }
 
+/* num-queues on the device, poll-us on the drive (issue 14); shown only when given. */
+Test(cli_disks, queues_and_polling)
+{
+	GOLDEN(BASE_CONFIG("/k")
+	       "drive.0=id=a,file=/a,readonly=off,direct=off,serial=,iops=0,iothread=,"
+	       "device=vda,num-queues=4,poll-us=0\n"
+	       "drive.1=id=b,file=/b,readonly=off,direct=off,serial=,iops=0,iothread=,device=,"
+	       "poll-us=1000\n"
+	       "slot.0=virtio-blk,drive=a\n"
+	       "slot.1=virtio-blk,drive=b\n",
+	       "-kernel", "/k", "-drive", "id=a,file=/a,poll-us=0",
+	       "-device", "virtio-blk-device,drive=a,id=vda,num-queues=4",
+	       "-drive", "id=b,file=/b,poll-us=1000");
+}
+
+Test(cli_errors, queues_and_polling)
+{
+	ERR("-device: num-queues '0' is out of range (1-16)", "-kernel", "/k",
+	    "-drive", "id=a,file=/a", "-device", "virtio-blk-device,drive=a,num-queues=0");
+	ERR("-device: num-queues '17' is out of range (1-16)", "-kernel", "/k",
+	    "-drive", "id=a,file=/a", "-device", "virtio-blk-device,drive=a,num-queues=17");
+	ERR("-device: property 'num-queues' needs a value", "-kernel", "/k",
+	    "-drive", "id=a,file=/a", "-device", "virtio-blk-device,drive=a,num-queues");
+	ERR("-drive: poll-us '1001' is out of range (0-1000)", "-kernel", "/k",
+	    "-drive", "id=a,file=/a,poll-us=1001");
+	ERR("-drive: poll-us '-5' is not a valid number", "-kernel", "/k",
+	    "-drive", "id=a,file=/a,poll-us=-5");
+}
+
 Test(cli_disks, six_drives)
 {
 	struct run r;
