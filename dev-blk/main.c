@@ -125,6 +125,7 @@ static void blk_disconnect(void *priv)
 		log_info("polling: %llu windows, %llu found work; window now %llu us",
 			 (unsigned long long)p->windows, (unsigned long long)p->hits,
 			 (unsigned long long)(p->window_ns / 1000));
+	p->windows = p->hits = 0;
 	memset(d->q_stalled, 0, sizeof(d->q_stalled));
 }
 

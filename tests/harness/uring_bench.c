@@ -4,7 +4,8 @@
  *
  * usage: uring-bench --file=PATH [--rw=randread|randwrite] [--qd=N] [--bs=BYTES]
  *                    [--seconds=S] [--direct]
- * prints: "iops=N ios=N seconds=S errors=0"; exit 0, or 1 on any failed I/O. */
+ * prints: bench_stats.h's result line (the CPU time is this process's: it is driver and
+ * backend in one); exit 0, or 1 on any failed I/O. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -16,6 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_stats.h"
 
 #define MAX_QD 256
 
@@ -53,13 +56,11 @@ static int parse(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* one in-flight request: its buffer and when it was queued */
+struct req {
+	void *buf;
+	uint64_t queued;
+};
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -69,52 +70,66 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-static void queue_one(struct io_uring *ring, const struct opts *o, int fd, void *buf,
+static void queue_one(struct io_uring *ring, const struct opts *o, int fd, struct req *q,
 		      uint64_t blocks, uint64_t *seed)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	off_t off = (off_t)((rnd(seed) % blocks) * o->bs);
 
 	if (o->write)
-		io_uring_prep_write(sqe, fd, buf, o->bs, off);
+		io_uring_prep_write(sqe, fd, q->buf, o->bs, off);
 	else
-		io_uring_prep_read(sqe, fd, buf, o->bs, off);
-	io_uring_sqe_set_data(sqe, buf);
+		io_uring_prep_read(sqe, fd, q->buf, o->bs, off);
+	io_uring_sqe_set_data(sqe, q);
+	q->queued = bench_now_ns();
 }
 
 static int run(struct io_uring *ring, const struct opts *o, int fd, uint8_t *bufs,
 	       uint64_t blocks)
 {
-	uint64_t seed = 0x9e3779b97f4a7c15ULL, ios = 0, errors = 0;
-	uint64_t start = now_ms(), end = start + o->seconds * 1000ULL;
-	unsigned inflight = 0, i;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL, end;
+	struct req reqs[MAX_QD];
+	struct bench_stats st;
 	struct io_uring_cqe *cqe;
+	unsigned inflight, i;
+	int r = 0;
 
-	for (i = 0; i < o->qd; i++)
-		queue_one(ring, o, fd, bufs + (size_t)i * o->bs, blocks, &seed);
+	if (bench_begin(&st, 0) < 0)
+		return -ENOMEM;
+	end = st.start_ns + o->seconds * 1000000000ULL;
+	for (i = 0; i < o->qd; i++) {
+		reqs[i].buf = bufs + (size_t)i * o->bs;
+		queue_one(ring, o, fd, &reqs[i], blocks, &seed);
+	}
 	inflight = o->qd;
 	while (inflight) {
-		int r = io_uring_submit_and_wait(ring, 1);
-		if (r < 0)
-			return r;
 		unsigned head, n = 0;
+
+		r = io_uring_submit_and_wait(ring, 1);
+		if (r < 0)
+			break;
+		r = 0;
 		io_uring_for_each_cqe(ring, head, cqe) {
-			if (cqe->res != (int)o->bs)
-				errors++;
-			ios++;
+			struct req *q = io_uring_cqe_get_data(cqe);
+			uint64_t now = bench_now_ns();
+
+			bench_done(&st, now - q->queued, cqe->res == (int)o->bs);
 			n++;
 			inflight--;
-			if (now_ms() < end) {
-				queue_one(ring, o, fd, io_uring_cqe_get_data(cqe), blocks, &seed);
+			if (now < end) {
+				queue_one(ring, o, fd, q, blocks, &seed);
 				inflight++;
 			}
 		}
 		io_uring_cq_advance(ring, n);
 	}
-	double secs = (double)(now_ms() - start) / 1000.0;
-	printf("iops=%.0f ios=%llu seconds=%.2f errors=%llu\n", (double)ios / secs,
-	       (unsigned long long)ios, secs, (unsigned long long)errors);
-	return errors ? 1 : 0;
+	if (r == 0) {
+		bench_end(&st);
+		bench_print(&st);
+		r = st.errors ? 1 : 0;
+	}
+	bench_free(&st);
+	return r;
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,10 @@ bulkhead has exited, checks what reached the images byte for byte.
   six_disks            six -drive/-device pairs: vda..vdf, each with its own serial, size and
                        content, each guest write landing in its own image; one of them
                        direct=on where the host file system takes O_DIRECT
+  multiqueue           4 vCPUs: a disk with the default queues (one per vCPU) is 4 blk-mq
+                       hardware queues in the guest, one with num-queues=2 is 2; an O_DIRECT
+                       read job pinned to each vCPU reads its part of the image intact, and
+                       the worker served requests on each of the 4 queues
 """
 
 import hashlib
@@ -416,5 +420,44 @@ def six_disks(env):
             os.unlink(p)
 
 
+MQ_JOB_BLOCKS = 1024     # 4 MiB per job
+MQ = PRELUDE + r"""
+echo "MQ_VDA=$(ls /sys/block/vda/mq | wc -l)"
+echo "MQ_VDB=$(ls /sys/block/vdb/mq | wc -l)"
+# one O_DIRECT read job on each vCPU: blk-mq sends what a CPU submits down its own queue
+for c in 0 1 2 3; do
+  (taskset -c $c dd if=/dev/vda bs=4096 skip=$((c * %(n)d)) count=%(n)d iflag=direct \
+      2>/dev/null | md5 >/tmp/job$c) &
+done
+wait
+for c in 0 1 2 3; do echo "MQ_JOB$c=$(cat /tmp/job$c)"; done
+""" % {"n": MQ_JOB_BLOCKS} + EPILOGUE
+
+
+def multiqueue(env):
+    img = env.image("mq.img", 4 * MQ_JOB_BLOCKS * BLK)
+    two = env.image("two.img", 1 * MiB)
+    orig = read(img)
+    vm = env.linux(MQ, smp=4, extra=[
+        "-drive", "id=a,file=%s" % img, "-device", "virtio-blk-device,drive=a,id=vda",
+        "-drive", "id=b,file=%s" % two, "-device", "virtio-blk-device,drive=b,num-queues=2"])
+    boot_and_finish(vm)
+    eq(vm, "MQ_VDA", 4)
+    eq(vm, "MQ_VDB", 2)
+    job = MQ_JOB_BLOCKS * BLK
+    for c in range(4):
+        eq(vm, "MQ_JOB%d" % c, md5(orig[c * job:(c + 1) * job]))
+    err = vm.stderr()
+    check(re.search(r"^blk/a: serving \d+ sectors, 4 queue\(s\)", err, re.M),
+          "the worker of a does not serve 4 queues\n" + vm.logs())
+    m = re.search(r"^blk/a: requests per queue: (.*)$", err, re.M)
+    check(m, "the worker of a did not count its requests per queue\n" + vm.logs())
+    served = dict((q, int(n)) for q, n in re.findall(r"q(\d+) (\d+)", m.group(1)))
+    check(sorted(served) == ["0", "1", "2", "3"] and all(n > 0 for n in served.values()),
+          "requests per queue %r: want all of q0..q3 used\n%s" % (served, vm.logs()))
+    check(sum(served.values()) >= 4 * MQ_JOB_BLOCKS // 256,
+          "only %d requests for %d blocks read" % (sum(served.values()), 4 * MQ_JOB_BLOCKS))
+
+
 if __name__ == "__main__":
-    sys.exit(run_tests([one_disk_data_path, readonly_and_iops, six_disks]))
+    sys.exit(run_tests([one_disk_data_path, readonly_and_iops, six_disks, multiqueue]))
