@@ -610,10 +610,9 @@ void vq_kicks(struct vq *vq, bool on)
 		return;
 	vq->kicks_off = !on;
 	if (vq->event_idx) {
-		/* off: avail_event stays where it is, and once the driver is past it no entry
-		 * crosses it again (until the 16-bit index wraps: one kick in 65536) */
-		if (on)
-			st16(avail_event(vq), vq->last_avail_idx);
+		/* off: an avail_event behind the entries not yet consumed is one no new entry
+		 * crosses (until the 16-bit index wraps: one kick in 65536) */
+		st16(avail_event(vq), (uint16_t)(vq->last_avail_idx - (on ? 0 : 1)));
 	} else {
 		st16(&vq->used->flags, on ? 0 : VRING_USED_F_NO_NOTIFY);
 	}

@@ -159,8 +159,8 @@ bool vq_avail_pending(const struct vq *vq);
 
 /*
  * Tell the driver whether it needs to kick: with false (a polling device) the used ring says
- * VRING_USED_F_NO_NOTIFY, or under EVENT_IDX avail_event stops following the avail index; with
- * true both ask for a kick at the next entry again. After turning kicks back on, look with
+ * VRING_USED_F_NO_NOTIFY, or under EVENT_IDX avail_event goes one behind the next entry and
+ * stays there; with true both ask for a kick at the next entry again. After turning kicks back on, look with
  * vq_avail_pending once more before sleeping: an entry added while they were off was not
  * kicked. No-op on a broken or unready queue.
  */
