@@ -1,4 +1,4 @@
-/* The VM configuration model: what the command line (and later the JSON config) describes.
+/* The VM configuration model: what the command line and the JSON config file describe.
  * Parsed by the supervisor; fixed-size, pointer-free, so parts of it can cross to the core. */
 #ifndef BULKHEAD_CONFIG_H
 #define BULKHEAD_CONFIG_H
@@ -32,6 +32,7 @@
 #define VM_MAX_VSOCKS    1               /* one vsock device, in a slot of its own */
 #define VM_VSOCK_CID_MIN 3ULL            /* 0-2 are the hypervisor, local and host CIDs */
 #define VM_VSOCK_CID_MAX 0xfffffffeULL   /* 2^32-1 is VMADDR_CID_ANY */
+#define VM_MAX_IOTHREADS 8               /* StratoVirt: at most eight iothreads */
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread][,poll-us], with what its
  * -device virtio-blk-device adds (id, serial, iothread, num-queues) */
@@ -49,6 +50,12 @@ struct vm_drive {
 	char dev_id[VM_ID_MAX + 1];          /* id= of its -device virtio-blk-device, if any */
 	bool has_device;
 	unsigned seq;                        /* command-line position, for slot order */
+};
+
+/* -iothread id= (or the JSON file's "iothread" list): recorded, so the ids drives and NICs
+ * name can be listed; each bulkhead worker runs its own event loop, so none is started. */
+struct vm_iothread {
+	char id[VM_ID_MAX + 1];
 };
 
 /* -chardev socket,id=,path=[,server][,nowait] */
@@ -134,6 +141,8 @@ struct vm_config {
 	char runas[VM_RUNAS_MAX + 1];        /* -runas USER[:GROUP]; the supervisor resolves it */
 	unsigned nhotplug_dirs;              /* -hotplug-dir DIR (absolute), repeatable */
 	char hotplug_dirs[VM_MAX_HOTPLUG_DIRS][VM_PATH_MAX];
+	unsigned niothreads;
+	struct vm_iothread iothreads[VM_MAX_IOTHREADS];
 	unsigned ndrives;
 	struct vm_drive drives[VM_MAX_DRIVES];
 	unsigned nchardevs;

@@ -2,7 +2,8 @@
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
  * with a handler filling struct vm_config (-machine, -smp, ... here; -drive, -device, -chardev
  * in cli_disks.c; -netdev in cli_nets.c; the vsock -device in cli_vsock.c), property lists
- * split by cli_props.c.
+ * split by cli_props.c. -config's JSON file (cli_json.c) is applied first, through the same
+ * handlers, so the rest of the line overrides it.
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
 #include <ctype.h>
@@ -242,6 +243,35 @@ static int opt_hotplug_dir(struct cli_state *st, const struct cli_opt *o, const 
 	return 0;
 }
 
+/* ---- -iothread ---- */
+
+static const struct prop_desc iothread_props[] = {
+	PROP_FIELD("id", PROP_ID, struct vm_iothread, id),
+};
+
+static int opt_iothread(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	struct vm_config *c = st->cfg;
+	struct vm_iothread *t;
+	int ret;
+
+	if (c->niothreads == VM_MAX_IOTHREADS)
+		return cli_fail(st, "%s: at most %d iothreads", o->name, VM_MAX_IOTHREADS);
+	t = &c->iothreads[c->niothreads];
+	memset(t, 0, sizeof(*t));
+	ret = cli_props_parse(st, o->name, arg, NULL, iothread_props, ARRAY_SIZE(iothread_props),
+			      t);
+	if (ret)
+		return ret;
+	if (!t->id[0])
+		return cli_fail(st, "%s: property 'id' is required", o->name);
+	for (unsigned i = 0; i < c->niothreads; i++)
+		if (!strcmp(c->iothreads[i].id, t->id))
+			return cli_fail(st, "%s: id '%s' is used by another iothread", o->name, t->id);
+	c->niothreads++;
+	return 0;
+}
+
 /* ---- the QMP socket ---- */
 
 /* "unix:PATH" -> PATH into cfg->qmp_path; one QMP socket per VM, as in StratoVirt. */
@@ -296,6 +326,16 @@ static int opt_qmp(struct cli_state *st, const struct cli_opt *o, const char *ar
 	if (!server || !nowait)
 		return cli_fail(st, "%s: only 'unix:PATH,server,nowait' is supported", o->name);
 	return set_qmp_path(st, o->name, path, (size_t)(end - path));
+}
+
+/* ---- -config ---- */
+
+/* cli_parse applies the file before every other option (apply_config_file), so there is
+ * nothing left to do where it stands on the line. */
+static int opt_config(struct cli_state *st UNUSED, const struct cli_opt *o UNUSED,
+		      const char *arg UNUSED)
+{
+	return 0;
 }
 
 /* ---- help, version ---- */
@@ -358,6 +398,15 @@ static const struct cli_opt cli_opts[] = {
 	  opt_runas },
 	{ "-hotplug-dir", ARG_REQUIRED, "DIR", "bulkhead extension: blockdev-add opens only files "
 	  "inside DIR (absolute; may be given several times)", opt_hotplug_dir },
+	{ "-iothread", ARG_REQUIRED, "id=ID", "an iothread that -drive and -netdev iothread= may "
+	  "name (max 8; recorded: every bulkhead worker has its own event loop)", opt_iothread },
+	{ "-config", ARG_REQUIRED, "FILE", "StratoVirt's JSON configuration file (at most 1 MiB), "
+	  "applied before the other options, which override its values and add to its devices. "
+	  "Keys: boot-source {kernel_image_path, boot_args, initrd_fs_path}; machine-config "
+	  "{type, vcpu_count, mem_size (bytes), dump_guest_core, mem-share, mem_path}; drive "
+	  "[{drive_id, path_on_host, read_only, direct, serial_num, iothread, iops}]; net "
+	  "[{iface_id, host_dev_name, mac, iothread}]; vsock {vsock_id, guest_cid}; serial "
+	  "{stdio}; iothread [{id}]", opt_config },
 	{ "-help", ARG_NONE, NULL, "print this help (also -h, --help)", opt_help },
 	{ "-h", ARG_NONE, NULL, NULL, opt_help },
 	{ "--help", ARG_NONE, NULL, NULL, opt_help },
@@ -422,13 +471,23 @@ static int check_config(struct cli_state *st)
 static bool repeatable(const struct cli_opt *o)
 {
 	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev ||
-	       o->fn == cli_opt_netdev || o->fn == opt_hotplug_dir;
+	       o->fn == cli_opt_netdev || o->fn == opt_hotplug_dir || o->fn == opt_iothread;
+}
+
+/* o's argument, if it takes one that argv has: advances *i past it. */
+static const char *take_arg(const struct cli_opt *o, int argc, char **argv, int *i)
+{
+	if (o->arg == ARG_REQUIRED && *i + 1 < argc)
+		return argv[++*i];
+	if (o->arg == ARG_OPTIONAL && *i + 1 < argc && argv[*i + 1][0] != '-')
+		return argv[++*i];
+	return NULL;
 }
 
 /* Handle argv[*i]; advances *i past a consumed argument. <0 error, >0 exit 0. */
 static int parse_one(struct cli_state *st, int argc, char **argv, int *i, bool *seen)
 {
-	const char *a = argv[*i], *arg = NULL;
+	const char *a = argv[*i], *arg;
 	const struct cli_opt *o;
 
 	if (a[0] != '-')
@@ -440,14 +499,50 @@ static int parse_one(struct cli_state *st, int argc, char **argv, int *i, bool *
 		return cli_fail(st, "%s: given more than once", o->name);
 	st->seq = (unsigned)*i;
 	seen[o - cli_opts] = true;
-	if (o->arg == ARG_REQUIRED) {
-		if (*i + 1 >= argc)
-			return cli_fail(st, "%s: missing argument", o->name);
-		arg = argv[++*i];
-	} else if (o->arg == ARG_OPTIONAL && *i + 1 < argc && argv[*i + 1][0] != '-') {
-		arg = argv[++*i];
-	}
+	arg = take_arg(o, argc, argv, i);
+	if (o->arg == ARG_REQUIRED && !arg)
+		return cli_fail(st, "%s: missing argument", o->name);
 	return o->fn(st, o, arg);
+}
+
+/*
+ * StratoVirt reads -config before the other options wherever it stands, so they override
+ * the file: find it walking argv as parse_one does (an option's argument is never taken for
+ * an option). Its devices get position 0, before every device of the line. Nothing is read
+ * when -help or -version is there: those print and exit whatever the file holds.
+ */
+static int apply_config_file(struct cli_state *st, int argc, char **argv)
+{
+	const char *file = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const struct cli_opt *o = find_opt(argv[i]);
+		const char *arg;
+
+		if (!o)
+			continue;       /* parse_one says what is wrong with it */
+		if (o->fn == opt_help || o->fn == opt_version)
+			return 0;
+		arg = take_arg(o, argc, argv, &i);
+		if (o->fn == opt_config && file && arg)
+			return cli_fail(st, "%s: given more than once", o->name);
+		if (o->fn == opt_config && arg)
+			file = arg;
+	}
+	st->seq = 0;
+	return file ? cli_json_load(st, file) : 0;
+}
+
+int cli_apply(struct cli_state *st, const char *name, const char *label, const char *arg)
+{
+	const struct cli_opt *o = find_opt(name);
+	struct cli_opt as;
+
+	if (!o)         /* a programming error in cli_json.c's tables */
+		return cli_fail(st, "%s: no option %s", label, name);
+	as = *o;
+	as.name = label;
+	return o->fn(st, &as, arg);
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out,
@@ -460,6 +555,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 	if (err && errlen)
 		err[0] = '\0';
 	set_defaults(cfg);
+	if (apply_config_file(&st, argc, argv))
+		return CLI_ERROR;
 	for (int i = 1; i < argc; i++) {
 		ret = parse_one(&st, argc, argv, &i, seen);
 		if (ret < 0)
@@ -497,6 +594,8 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 		fprintf(out, "runas=%s\n", cfg->runas);
 	for (unsigned i = 0; i < cfg->nhotplug_dirs; i++)
 		fprintf(out, "hotplug-dir=%s\n", cfg->hotplug_dirs[i]);
+	for (unsigned i = 0; i < cfg->niothreads; i++)
+		fprintf(out, "iothread.%u=id=%s\n", i, cfg->iothreads[i].id);
 	cli_print_devices(out, cfg);
 	cli_print_nets(out, cfg);
 	cli_print_vsock(out, cfg);

@@ -1,6 +1,6 @@
 /* Supervisor only: the parser state and the helpers (cli_props.c) every option handler of the
- * command line uses, in cli.c, cli_disks.c and cli_nets.c, and the disk and network options
- * cli.c's table names. Not for other modules. */
+ * command line uses, in cli.c, cli_disks.c and cli_nets.c, the disk and network options
+ * cli.c's table names, and the JSON config file (cli_json.c). Not for other modules. */
 #ifndef BULKHEAD_CLI_PROPS_H
 #define BULKHEAD_CLI_PROPS_H
 
@@ -124,6 +124,16 @@ const char *cli_props_get(const struct props *pr, const char *key);
 int cli_prop_ignore(struct cli_state *st, const char *opt, const char *key, const char *val);
 /* Refuse a non-empty device id another -device (disk or NIC) already has. */
 int cli_check_dev_id(struct cli_state *st, const char *opt, const char *id);
+
+/* Run the handler of option name (e.g. "-drive") on arg as if it stood on the command line,
+ * its errors naming label instead of the option (cli_json.c: "-config F: drive[0]"). */
+int cli_apply(struct cli_state *st, const char *name, const char *label, const char *arg);
+
+/* ---- the JSON configuration file (cli_json.c) ---- */
+#define CLI_JSON_MAX (1u << 20)  /* the largest file read, in bytes */
+/* Read -config's file and apply it through the options' handlers; one-line errors naming the
+ * file and the key's path ("-config vm.json: drive[1].iops: must be 0-1000000"). */
+int cli_json_load(struct cli_state *st, const char *file);
 
 /* ---- the disk options (cli_disks.c) ---- */
 int cli_opt_drive(struct cli_state *st, const struct cli_opt *o, const char *arg);

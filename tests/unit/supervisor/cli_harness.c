@@ -1,9 +1,11 @@
 /* The command-line tests' shared helpers (cli_harness.h). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_harness.h"
 
@@ -85,3 +87,48 @@ struct run parse2(const char *opt, const char *arg)
 	return r;
 }
 
+
+/* ---- -config files ---- */
+
+static char json_dir[] = "/tmp/bulkhead-cli-json-XXXXXX";
+
+void json_dir_enter(void)
+{
+	cr_assert_not_null(mkdtemp(json_dir), "mkdtemp: %m");
+	cr_assert_eq(chdir(json_dir), 0, "chdir: %m");
+}
+
+void json_dir_leave(void)
+{
+	DIR *d = opendir(json_dir);
+	struct dirent *e;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	cr_assert_eq(chdir("/"), 0);
+	cr_expect_eq(rmdir(json_dir), 0, "rmdir %s: %m", json_dir);
+}
+
+void json_write_raw(const char *name, const void *p, size_t len)
+{
+	FILE *f = fopen(name, "w");
+
+	cr_assert_not_null(f, "%s: %m", name);
+	cr_assert_eq(fwrite(p, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+void json_write(const char *name, const char *text)
+{
+	char *json = strdup(text);
+
+	cr_assert_not_null(json);
+	for (char *c = json; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	json_write_raw(name, json, strlen(json));
+	free(json);
+}
