@@ -226,7 +226,7 @@ for ((attempt = 1; ; attempt++)); do
 		if [[ -n $failure ]]; then
 			failure="its kernel failed (${failure# })"
 		elif ((qstatus == 0)); then
-			failure="it stopped without a panic: hung, its watchdog starved for $watchdog s"
+			failure="it stopped without a panic: hung until its watchdog powered it off after $watchdog s, or reset itself"
 		else
 			failure="its QEMU ended with status $qstatus"
 		fi

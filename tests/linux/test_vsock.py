@@ -5,12 +5,14 @@ vsock,uds-path=), the host side being plain unix sockets (the Firecracker / Clou
 scheme), and kernel mode (-device vsock without uds-path: the test host's vhost_vsock carries
 the data, the host side is AF_VSOCK).
 
-  vsock_streams    host -> guest: CONNECT <port> on the VM's socket, "OK <n>", 100 MiB that the
-                   guest hashes and answers after the host's half-close; 64 such connections
-                   at once; guest -> host: 100 MiB to a listener at PATH_<port>, intact; a host
-                   CONNECT to a port nobody listens on is closed, and so is a guest connect to a
-                   host port with no listener (the guest sees it refused); the VM's socket is
-                   gone once the VM is
+  vsock_host_to_guest   CONNECT <port> on the VM's socket, "OK <n>", 100 MiB that the guest
+                   hashes and answers after the host's half-close; a host CONNECT to a port
+                   nobody listens on is closed; the VM's socket is gone once the VM is
+  vsock_parallel   64 such connections at once, each hashed right
+  vsock_guest_to_host   100 MiB to a listener at PATH_<port>, intact; a guest connect to a host
+                   port with no listener is refused
+  (three cases, each its own VM: a guest the nested test host's emulation faults under the
+  interrupts of a long stream is rerun for that stream alone)
   vsock_restart    bulkhead-vsock SIGKILLed with a connection open and another streaming
                    host -> guest: the host ends see both fail, the guest's sockets are reset
                    (VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: the idle socat fails; the streaming
@@ -229,26 +231,35 @@ def vsock_args(path, cid=CID):
     return ["-device", "vsock,id=vsock0,guest-cid=%d,uds-path=%s" % (cid, path)]
 
 
-def vsock_streams(env):
+def vsock_host_to_guest(env):
+    """100 MiB host -> guest, and a CONNECT to a port nobody listens on."""
     path = os.path.join(env.tmp, "vm.sock")
-    sink = Sink(env, path, 5000)
-    sink.start()
-    script = PRELUDE + r"""
-echo READY=1
-yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5000 && echo SENT=ok || echo SENT=fail
-socat -u STDIN VSOCK-CONNECT:2:5999 </dev/null 2>/dev/null && echo NOLISTEN=connected || echo NOLISTEN=refused
-read -r line
-exit 0
-""" % {"n": BIG}
-    # 512 MiB: the guest runs a socat and an md5sum for each of the PAR connections
-    vm = env.linux(script, mem=512, extra=vsock_args(path)).start(stdin=True)
+    vm = env.linux(PRELUDE + "echo READY=1\nread -r line\nexit 0\n",
+                   extra=vsock_args(path)).start(stdin=True)
     vm.value("READY")
     check(len(vm.children("bulkhead-vsock")) == 1, "want one bulkhead-vsock")
     data = pattern(BIG)
     got = hash_roundtrip(path, data)
     check(got == md5(data), "host -> guest: the guest hashed %r, want %s\n%s"
           % (got, md5(data), vm.logs()))
-    # several at once: each its own connection in the worker's table and the guest's
+    s, line = connect(path, 4321)
+    with s:
+        check(line == b"", "CONNECT to a port nobody listens on: got %r, want the socket closed"
+              % line)
+    vm.type_line("done")
+    vm.test_exit()
+    vm.wait_exit()
+    check(not os.path.exists(path), "the VM's socket %s outlived the VM" % path)
+
+
+def vsock_parallel(env):
+    """PAR host -> guest connections at once, each its own in the worker's table and the
+    guest's."""
+    path = os.path.join(env.tmp, "vm.sock")
+    # 512 MiB: the guest runs a socat and an md5sum for each of the PAR connections
+    vm = env.linux(PRELUDE + "echo READY=1\nread -r line\nexit 0\n", mem=512,
+                   extra=vsock_args(path)).start(stdin=True)
+    vm.value("READY")
     results = [None] * PAR
 
     def one(i):
@@ -263,10 +274,26 @@ exit 0
     for t in threads:
         t.join(300)
     check(all(r is True for r in results), "%d parallel connections: %r" % (PAR, results))
-    s, line = connect(path, 4321)
-    with s:
-        check(line == b"", "CONNECT to a port nobody listens on: got %r, want the socket closed"
-              % line)
+    vm.type_line("done")
+    vm.test_exit()
+    vm.wait_exit()
+
+
+def vsock_guest_to_host(env):
+    """100 MiB guest -> host to a listener at PATH_<port>, and a guest connect to a host port
+    with no listener, refused."""
+    path = os.path.join(env.tmp, "vm.sock")
+    sink = Sink(env, path, 5000)
+    sink.start()
+    script = PRELUDE + r"""
+echo READY=1
+yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5000 && echo SENT=ok || echo SENT=fail
+socat -u STDIN VSOCK-CONNECT:2:5999 </dev/null 2>/dev/null && echo NOLISTEN=connected || echo NOLISTEN=refused
+read -r line
+exit 0
+""" % {"n": BIG}
+    vm = env.linux(script, extra=vsock_args(path)).start(stdin=True)
+    vm.value("READY")
     check(vm.value("SENT", timeout=600) == "ok", "guest -> host transfer failed\n" + vm.logs())
     sink.join(120)
     check(sink.md5 == md5(pattern(BIG)), "guest -> host: %d bytes arrived, want %d intact"
@@ -276,7 +303,6 @@ exit 0
     vm.type_line("done")
     vm.test_exit()
     vm.wait_exit()
-    check(not os.path.exists(path), "the VM's socket %s outlived the VM" % path)
 
 
 def vsock_restart(env):
@@ -428,5 +454,5 @@ def vsock_errors(env):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests([vsock_streams, vsock_restart, vsock_kernel, vsock_external,
-                        vsock_errors]))
+    sys.exit(run_tests([vsock_host_to_guest, vsock_parallel, vsock_guest_to_host,
+                        vsock_restart, vsock_kernel, vsock_external, vsock_errors]))
