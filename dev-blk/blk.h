@@ -32,6 +32,7 @@
 #define BLK_MAX_QUEUES       16
 #define BLK_IOPS_MAX         1000000u
 #define BLK_POOL_SIZE        256u       /* requests in flight in io_uring at once */
+#define BLK_BATCH            4u         /* requests popped between two submits and pushes */
 #define BLK_POLL_US_DEFAULT  32u        /* QEMU's default poll-max-ns for its iothreads */
 #define BLK_POLL_US_MAX      1000u
 

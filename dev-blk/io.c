@@ -442,15 +442,24 @@ void blk_queue_process(struct blk_dev *d, unsigned qidx)
 		return;
 	d->q_stalled[qidx] = false;
 
-	while (queue_live(d, qidx) && pop_one(d, qidx, &pushed))
-		;
-	submit(d);
-	/* page-cache hits complete inside io_uring_submit: reap them now instead of one event
-	 * loop wakeup later (the eventfd wakeup that follows then finds nothing) */
-	mask = reap_cqes(d);
-	if (pushed)
-		mask |= 1u << qidx;
-	notify(d, mask);
+	for (;;) {
+		unsigned n = 0;
+
+		while (n < BLK_BATCH && queue_live(d, qidx) && pop_one(d, qidx, &pushed))
+			n++;
+		submit(d);
+		/* page-cache hits complete inside io_uring_submit: reap them now instead of one
+		 * event loop wakeup later (the eventfd wakeup that follows then finds nothing),
+		 * and hand them back batch by batch, so the driver refills the ring while we
+		 * pop the rest */
+		mask = reap_cqes(d);
+		if (pushed)
+			mask |= 1u << qidx;
+		notify(d, mask);
+		pushed = false;
+		if (n < BLK_BATCH)
+			break;
+	}
 }
 
 void blk_dev_resume(struct blk_dev *d)
