@@ -144,18 +144,20 @@ uint64_t blk_bucket_wait_ns(const struct blk_bucket *b);
  * After the worker wakes for a kick or a completion, it polls the avail rings and the io_uring
  * completion queue for a window before it sleeps again, with the driver's kicks and the
  * completion eventfd off meanwhile: a request that comes within the window costs neither a
- * kick nor a wakeup. The window tunes itself as QEMU's AioContext polling does: it doubles
- * (from BLK_POLL_START_NS, up to the maximum) when the loop, having given up, is woken again
- * within the maximum (a longer window would have caught that), and halves when the sleep
- * outlasts the maximum (polling there is wasted). An idle disk costs one window after its
- * last request, then nothing.
+ * kick nor a wakeup. The window tunes itself as QEMU's AioContext polling does, by the time
+ * from the start of the window that found nothing to the wakeup that brought work: within
+ * the maximum but past the window, it doubles (from BLK_POLL_START_NS; a longer window would
+ * have caught that work); past the maximum, it halves, to nothing below BLK_POLL_START_NS
+ * (polling there is wasted: an idle disk, or reads slower than any window, as O_DIRECT ones
+ * on a real disk). An idle disk costs one window after its last request, then less and less.
  */
 #define BLK_POLL_START_NS    4000u
 
 struct blk_poll {
 	uint64_t max_ns;            /* --poll-us; 0: never poll */
 	uint64_t window_ns;         /* the next window, in [0, max_ns] */
-	uint64_t slept_at;          /* when the loop last went to sleep; 0 while awake */
+	uint64_t idle_since;        /* the loop sleeps, idle since then (the start of the window
+				     * that found nothing); 0 while awake */
 	bool polling;               /* kicks off, a window scheduled or running */
 	uint64_t windows, hits;     /* windows polled, and those that found work */
 };
@@ -163,8 +165,9 @@ struct blk_poll {
 void blk_poll_init(struct blk_poll *p, uint32_t poll_us);
 /* The loop was woken at now by a kick or a completion: tune the window. */
 void blk_poll_woke(struct blk_poll *p, uint64_t now);
-/* The loop goes to sleep at now (a window found nothing, or there was none). */
-void blk_poll_slept(struct blk_poll *p, uint64_t now);
+/* The loop goes to sleep, idle since idle_since: the start of the window that found nothing,
+ * or now when there was no window. */
+void blk_poll_slept(struct blk_poll *p, uint64_t idle_since);
 
 /* ---- the device and its io_uring engine (io.c) ---------------------------------------- */
 

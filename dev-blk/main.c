@@ -104,7 +104,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->polling = false;
-	blk_poll_slept(p, now);
+	blk_poll_slept(p, start);
 }
 
 /* The frontend is gone: no request may still be running into its memory. */

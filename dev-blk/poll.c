@@ -14,23 +14,24 @@ void blk_poll_init(struct blk_poll *p, uint32_t poll_us)
 
 void blk_poll_woke(struct blk_poll *p, uint64_t now)
 {
-	uint64_t slept;
+	uint64_t idle;
 
-	if (!p->slept_at)
+	if (!p->idle_since)
 		return;
-	slept = now - p->slept_at;
-	p->slept_at = 0;
-	if (slept <= p->max_ns)
-		/* woken soon after giving up: a longer window would have caught it */
+	idle = now - p->idle_since;
+	p->idle_since = 0;
+	if (idle > p->max_ns)
+		/* idle for longer than any window: polling was wasted (an O_DIRECT read that
+		 * takes longer than the window ends here too); below the first window, none */
+		p->window_ns = p->window_ns / 2 < BLK_POLL_START_NS ? 0 : p->window_ns / 2;
+	else if (idle > p->window_ns)
+		/* work came soon after the window gave up: a longer one would have caught it */
 		p->window_ns = p->window_ns ? MIN(p->window_ns * 2, p->max_ns)
 					    : MIN((uint64_t)BLK_POLL_START_NS, p->max_ns);
-	else
-		/* asleep for longer than any window: polling was wasted */
-		p->window_ns /= 2;
 }
 
-void blk_poll_slept(struct blk_poll *p, uint64_t now)
+void blk_poll_slept(struct blk_poll *p, uint64_t idle_since)
 {
 	/* 0 means awake: a clock at 0 ns (tests) still counts as asleep */
-	p->slept_at = now ? now : 1;
+	p->idle_since = idle_since ? idle_since : 1;
 }

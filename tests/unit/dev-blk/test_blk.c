@@ -775,14 +775,32 @@ Test(poll, long_sleeps_shrink_it_to_nothing_and_a_quick_one_restarts_it)
 	cr_assert_eq(p.window_ns, BLK_POLL_START_NS);
 }
 
-Test(poll, a_wakeup_while_awake_changes_nothing)
+Test(poll, a_wakeup_while_awake_or_within_the_window_changes_nothing)
 {
 	struct blk_poll p;
 
 	blk_poll_init(&p, 100);
 	blk_poll_woke(&p, 123456789);
 	cr_assert_eq(p.window_ns, BLK_POLL_START_NS);
+	blk_poll_slept(&p, 1000);
+	blk_poll_woke(&p, 1000 + BLK_POLL_START_NS);
+	cr_assert_eq(p.window_ns, BLK_POLL_START_NS, "the window was long enough");
 	blk_poll_slept(&p, 0);                  /* a clock at 0 still counts as asleep */
-	blk_poll_woke(&p, 10);
+	blk_poll_woke(&p, 10000);
 	cr_assert_eq(p.window_ns, 2 * BLK_POLL_START_NS);
+}
+
+/* An O_DIRECT read slower than the maximum window: polling for it is wasted every time. */
+Test(poll, work_slower_than_the_maximum_turns_polling_off)
+{
+	struct blk_poll p;
+	uint64_t t = 1000;
+
+	blk_poll_init(&p, 32);
+	for (int i = 0; i < 8; i++) {
+		blk_poll_slept(&p, t);          /* the window started at t and found nothing */
+		t += 60000;                     /* the completion 60 us after it started */
+		blk_poll_woke(&p, t);
+	}
+	cr_assert_eq(p.window_ns, 0);
 }
