@@ -162,9 +162,10 @@ static void teardown(struct mainloop *m)
 		event_free(m->efd_ev);
 	if (m->timer_ev)
 		event_free(m->timer_ev);
+	/* the disconnect in vu_loop_exit still stops a poller: its event goes after */
+	vu_loop_exit(&m->loop);
 	if (m->poll_ev)
 		event_free(m->poll_ev);
-	vu_loop_exit(&m->loop);
 	if (m->dev.pool)
 		blk_dev_exit(&m->dev);
 	blk_disk_close(&m->dev.disk);
