@@ -12,6 +12,8 @@
 
 #define CONFIG "-config", "vm.json"
 #define BOOT "'boot-source': {'kernel_image_path': '/k'}"
+/* vm.json holds JSON (quotes written ' for readability): -config vm.json fails with msg */
+#define JSON_ERR(json, msg) do { json_write("vm.json", json); ERR(msg, CONFIG); } while (0)
 
 TestSuite(cli_json, .init = json_dir_enter, .fini = json_dir_leave);
 
@@ -227,8 +229,8 @@ Test(cli_json, manual_example)
 /* The manual's file as it is: its console is refused by name, not skipped. */
 Test(cli_json, manual_example_console)
 {
-	json_write("vm.json", MANUAL_HEAD MANUAL_CONSOLE MANUAL_TAIL);
-	ERR("-config vm.json: console: not supported yet", CONFIG);
+	JSON_ERR(MANUAL_HEAD MANUAL_CONSOLE MANUAL_TAIL,
+		 "-config vm.json: console: not supported yet");
 }
 
 /* ---- the command line over the file ---- */
@@ -292,8 +294,8 @@ Test(cli_json, line_reuses_file_id)
 /* check_config runs after both: the kernel may come from either, but from one. */
 Test(cli_json, kernel_from_either)
 {
-	json_write("vm.json", "{'machine-config': {'vcpu_count': 2}}");
-	ERR("-kernel: a kernel image is required", CONFIG);
+	JSON_ERR("{'machine-config': {'vcpu_count': 2}}",
+		 "-kernel: a kernel image is required");
 	json_write("vm.json", "{'net': [{'iface_id': 'n', 'host_dev_name': 'tap0'}]}");
 	ERR("-device: netdev 'n' is used by more than one device", CONFIG, "-kernel", "/k",
 	    "-device", "virtio-net-device,netdev=n");
@@ -339,16 +341,16 @@ Test(cli_json, config_twice)
 
 Test(cli_json, invalid_json)
 {
-	json_write("vm.json", "{'boot-source': {'kernel_image_path': '/k'}");
-	ERR("-config vm.json: invalid JSON: premature EOF", CONFIG);
-	json_write("vm.json", "{'boot-source': }");
-	ERR("-config vm.json: invalid JSON: unallowed token at this point in JSON text", CONFIG);
-	json_write("vm.json", "{} {}");
-	ERR("-config vm.json: invalid JSON: trailing garbage", CONFIG);
-	json_write("vm.json", "{'serial': {'stdio': tru}}");
-	ERR("-config vm.json: invalid JSON: lexical error: invalid string in json text.", CONFIG);
-	json_write("vm.json", " \n\t");
-	ERR("-config vm.json: invalid JSON: premature EOF", CONFIG);
+	JSON_ERR("{'boot-source': {'kernel_image_path': '/k'}",
+		 "-config vm.json: invalid JSON: premature EOF");
+	JSON_ERR("{'boot-source': }",
+		 "-config vm.json: invalid JSON: unallowed token at this point in JSON text");
+	JSON_ERR("{} {}",
+		 "-config vm.json: invalid JSON: trailing garbage");
+	JSON_ERR("{'serial': {'stdio': tru}}",
+		 "-config vm.json: invalid JSON: lexical error: invalid string in json text.");
+	JSON_ERR(" \n\t",
+		 "-config vm.json: invalid JSON: premature EOF");
 	json_write_raw("vm.json", "{\"a\xff\": 1}", 8);
 	ERR("-config vm.json: invalid JSON: lexical error: invalid bytes in UTF8 string.", CONFIG);
 }
@@ -358,12 +360,12 @@ Test(cli_json, refused_before_yajl)
 {
 	json_write_raw("vm.json", "{}\0{}", 5);
 	ERR("-config vm.json: a NUL byte at offset 2", CONFIG);
-	json_write("vm.json", "{'boot-source': {'kernel_image_path': '/k\\u0000/x'}}");
-	ERR("-config vm.json: \\u0000 at offset 41: strings may not hold NUL characters", CONFIG);
-	json_write("vm.json", "{" BOOT "} // a comment");
-	ERR("-config vm.json: '/' at offset 45: comments are not JSON", CONFIG);
-	json_write("vm.json", "{'a': [[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}");
-	ERR("-config vm.json: nested deeper than 16 levels", CONFIG);
+	JSON_ERR("{'boot-source': {'kernel_image_path': '/k\\u0000/x'}}",
+		 "-config vm.json: \\u0000 at offset 41: strings may not hold NUL characters");
+	JSON_ERR("{" BOOT "} // a comment",
+		 "-config vm.json: '/' at offset 45: comments are not JSON");
+	JSON_ERR("{'a': [[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}",
+		 "-config vm.json: nested deeper than 16 levels");
 	/* brackets and escapes inside strings are not structure */
 	json_write("vm.json", "{'boot-source': {'kernel_image_path': '/[[[[[[[[[[[[[[[[[\\'//\\\\'}}");
 	GOLDEN(BASE_CONFIG("/[[[[[[[[[[[[[[[[[\"//\\"), CONFIG);
@@ -373,165 +375,163 @@ Test(cli_json, refused_before_yajl)
 
 Test(cli_json, unknown_keys)
 {
-	json_write("vm.json", "{" BOOT ", 'machine': {}}");
-	ERR("-config vm.json: machine: unknown key", CONFIG);
-	json_write("vm.json", "{'boot-source': {'kernel_image_path': '/k', 'kernel': '/k'}}");
-	ERR("-config vm.json: boot-source.kernel: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'name': 'abc'}}");
-	ERR("-config vm.json: machine-config.name: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
-		   "{'drive_id': 'b', 'path_on_host': '/b', 'readonly': true}]}");
-	ERR("-config vm.json: drive[1].readonly: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 't', "
-		   "'queues': 2}]}");
-	ERR("-config vm.json: net[0].queues: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 3, "
-		   "'uds_path': '/s'}}");
-	ERR("-config vm.json: vsock.uds_path: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'serial': {'stdout': true}}");
-	ERR("-config vm.json: serial.stdout: unknown key", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': [{'name': 't'}]}");
-	ERR("-config vm.json: iothread[0].name: unknown key", CONFIG);
+	JSON_ERR("{" BOOT ", 'machine': {}}",
+		 "-config vm.json: machine: unknown key");
+	JSON_ERR("{'boot-source': {'kernel_image_path': '/k', 'kernel': '/k'}}",
+		 "-config vm.json: boot-source.kernel: unknown key");
+	JSON_ERR("{" BOOT ", 'machine-config': {'name': 'abc'}}",
+		 "-config vm.json: machine-config.name: unknown key");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
+		   "{'drive_id': 'b', 'path_on_host': '/b', 'readonly': true}]}",
+		 "-config vm.json: drive[1].readonly: unknown key");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 't', "
+		   "'queues': 2}]}",
+		 "-config vm.json: net[0].queues: unknown key");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 3, "
+		   "'uds_path': '/s'}}",
+		 "-config vm.json: vsock.uds_path: unknown key");
+	JSON_ERR("{" BOOT ", 'serial': {'stdout': true}}",
+		 "-config vm.json: serial.stdout: unknown key");
+	JSON_ERR("{" BOOT ", 'iothread': [{'name': 't'}]}",
+		 "-config vm.json: iothread[0].name: unknown key");
 }
 
 Test(cli_json, duplicate_keys)
 {
-	json_write("vm.json", "{" BOOT ", " BOOT "}");
-	ERR("-config vm.json: boot-source: given more than once", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'vcpu_count': 1, 'vcpu_count': 2}}");
-	ERR("-config vm.json: machine-config.vcpu_count: given more than once", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'drive_id': 'b'}]}");
-	ERR("-config vm.json: drive[0].drive_id: given more than once", CONFIG);
+	JSON_ERR("{" BOOT ", " BOOT "}",
+		 "-config vm.json: boot-source: given more than once");
+	JSON_ERR("{" BOOT ", 'machine-config': {'vcpu_count': 1, 'vcpu_count': 2}}",
+		 "-config vm.json: machine-config.vcpu_count: given more than once");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'drive_id': 'b'}]}",
+		 "-config vm.json: drive[0].drive_id: given more than once");
 }
 
 Test(cli_json, not_supported_yet)
 {
-	json_write("vm.json", "{" BOOT ", 'balloon': {'deflate_on_oom': true}}");
-	ERR("-config vm.json: balloon: not supported yet", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'console': {'console_id': 'c', 'socket_path': '/s'}}");
-	ERR("-config vm.json: console: not supported yet", CONFIG);
+	JSON_ERR("{" BOOT ", 'balloon': {'deflate_on_oom': true}}",
+		 "-config vm.json: balloon: not supported yet");
+	JSON_ERR("{" BOOT ", 'console': {'console_id': 'c', 'socket_path': '/s'}}",
+		 "-config vm.json: console: not supported yet");
 }
 
 Test(cli_json, missing_keys)
 {
 	json_write("vm.json", "{'boot-source': {'boot_args': 'quiet'}}");
 	ERR("-config vm.json: boot-source.kernel_image_path: must be given", CONFIG, "-kernel", "/k");
-	json_write("vm.json", "{" BOOT ", 'drive': [{'path_on_host': '/a'}]}");
-	ERR("-config vm.json: drive[0].drive_id: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a'}]}");
-	ERR("-config vm.json: drive[0].path_on_host: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'host_dev_name': 'tap0'}]}");
-	ERR("-config vm.json: net[0].iface_id: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'n'}]}");
-	ERR("-config vm.json: net[0].host_dev_name: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'guest_cid': 3}}");
-	ERR("-config vm.json: vsock.vsock_id: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v'}}");
-	ERR("-config vm.json: vsock.guest_cid: must be given", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': [{}]}");
-	ERR("-config vm.json: iothread[0].id: must be given", CONFIG);
+	JSON_ERR("{" BOOT ", 'drive': [{'path_on_host': '/a'}]}",
+		 "-config vm.json: drive[0].drive_id: must be given");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a'}]}",
+		 "-config vm.json: drive[0].path_on_host: must be given");
+	JSON_ERR("{" BOOT ", 'net': [{'host_dev_name': 'tap0'}]}",
+		 "-config vm.json: net[0].iface_id: must be given");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'n'}]}",
+		 "-config vm.json: net[0].host_dev_name: must be given");
+	JSON_ERR("{" BOOT ", 'vsock': {'guest_cid': 3}}",
+		 "-config vm.json: vsock.vsock_id: must be given");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v'}}",
+		 "-config vm.json: vsock.guest_cid: must be given");
+	JSON_ERR("{" BOOT ", 'iothread': [{}]}",
+		 "-config vm.json: iothread[0].id: must be given");
 }
 
 /* ---- errors: types ---- */
 
 Test(cli_json, wrong_types)
 {
-	json_write("vm.json", "[]");
-	ERR("-config vm.json: must be a JSON object", CONFIG);
-	json_write("vm.json", "{'boot-source': ['/k']}");
-	ERR("-config vm.json: boot-source: must be an object", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': {'drive_id': 'a', 'path_on_host': '/a'}}");
-	ERR("-config vm.json: drive: must be an array", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': ['t1']}");
-	ERR("-config vm.json: iothread[0]: must be an object", CONFIG);
-	json_write("vm.json", "{'boot-source': {'kernel_image_path': 7}}");
-	ERR("-config vm.json: boot-source.kernel_image_path: must be a string", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'vcpu_count': '4'}}");
-	ERR("-config vm.json: machine-config.vcpu_count: must be a number", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem-share': 'on'}}");
-	ERR("-config vm.json: machine-config.mem-share: must be true or false", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'read_only': 1}]}");
-	ERR("-config vm.json: drive[0].read_only: must be true or false", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': null}]}");
-	ERR("-config vm.json: net[0].host_dev_name: must be a string", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 3.0}}");
-	ERR("-config vm.json: vsock.guest_cid: must be a whole number", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'iops': 1e3}]}");
-	ERR("-config vm.json: drive[0].iops: must be a whole number", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'serial': {'stdio': 'true'}}");
-	ERR("-config vm.json: serial.stdio: must be true or false", CONFIG);
+	JSON_ERR("[]",
+		 "-config vm.json: must be a JSON object");
+	JSON_ERR("{'boot-source': ['/k']}",
+		 "-config vm.json: boot-source: must be an object");
+	JSON_ERR("{" BOOT ", 'drive': {'drive_id': 'a', 'path_on_host': '/a'}}",
+		 "-config vm.json: drive: must be an array");
+	JSON_ERR("{" BOOT ", 'iothread': ['t1']}",
+		 "-config vm.json: iothread[0]: must be an object");
+	JSON_ERR("{'boot-source': {'kernel_image_path': 7}}",
+		 "-config vm.json: boot-source.kernel_image_path: must be a string");
+	JSON_ERR("{" BOOT ", 'machine-config': {'vcpu_count': '4'}}",
+		 "-config vm.json: machine-config.vcpu_count: must be a number");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem-share': 'on'}}",
+		 "-config vm.json: machine-config.mem-share: must be true or false");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'read_only': 1}]}",
+		 "-config vm.json: drive[0].read_only: must be true or false");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': null}]}",
+		 "-config vm.json: net[0].host_dev_name: must be a string");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 3.0}}",
+		 "-config vm.json: vsock.guest_cid: must be a whole number");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'iops': 1e3}]}",
+		 "-config vm.json: drive[0].iops: must be a whole number");
+	JSON_ERR("{" BOOT ", 'serial': {'stdio': 'true'}}",
+		 "-config vm.json: serial.stdio: must be true or false");
 }
 
 /* ---- errors: values ---- */
 
 Test(cli_json, ranges)
 {
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'vcpu_count': 0}}");
-	ERR("-config vm.json: machine-config.vcpu_count: must be 1-254", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'vcpu_count': 255}}");
-	ERR("-config vm.json: machine-config.vcpu_count: must be 1-254", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'vcpu_count': -1}}");
-	ERR("-config vm.json: machine-config.vcpu_count: must be 1-254", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem_size': 267386880}}");
-	ERR("-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
-	    "(256 MiB - 512 GiB)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem_size': 549756862464}}");
-	ERR("-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
-	    "(256 MiB - 512 GiB)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem_size': 99999999999999999999999}}");
-	ERR("-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
-	    "(256 MiB - 512 GiB)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem_size': 268435457}}");
-	ERR("-config vm.json: machine-config.mem_size: must be a whole number of MiB (a multiple "
-	    "of 1048576 bytes)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'iops': 1000001}]}");
-	ERR("-config vm.json: drive[0].iops: must be 0-1000000", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
-		   "{'drive_id': 'b', 'path_on_host': '/b', 'iops': -1}]}");
-	ERR("-config vm.json: drive[1].iops: must be 0-1000000", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 2}}");
-	ERR("-config vm.json: vsock.guest_cid: must be 3-4294967294", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 4294967295}}");
-	ERR("-config vm.json: vsock.guest_cid: must be 3-4294967294", CONFIG);
+	JSON_ERR("{" BOOT ", 'machine-config': {'vcpu_count': 0}}",
+		 "-config vm.json: machine-config.vcpu_count: must be 1-254");
+	JSON_ERR("{" BOOT ", 'machine-config': {'vcpu_count': 255}}",
+		 "-config vm.json: machine-config.vcpu_count: must be 1-254");
+	JSON_ERR("{" BOOT ", 'machine-config': {'vcpu_count': -1}}",
+		 "-config vm.json: machine-config.vcpu_count: must be 1-254");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem_size': 267386880}}",
+		 "-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
+		 "(256 MiB - 512 GiB)");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem_size': 549756862464}}",
+		 "-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
+		 "(256 MiB - 512 GiB)");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem_size': 99999999999999999999999}}",
+		 "-config vm.json: machine-config.mem_size: must be 268435456-549755813888 bytes "
+		 "(256 MiB - 512 GiB)");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem_size': 268435457}}",
+		 "-config vm.json: machine-config.mem_size: must be a whole number of MiB (a multiple "
+		 "of 1048576 bytes)");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'iops': 1000001}]}",
+		 "-config vm.json: drive[0].iops: must be 0-1000000");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
+		   "{'drive_id': 'b', 'path_on_host': '/b', 'iops': -1}]}",
+		 "-config vm.json: drive[1].iops: must be 0-1000000");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 2}}",
+		 "-config vm.json: vsock.guest_cid: must be 3-4294967294");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v', 'guest_cid': 4294967295}}",
+		 "-config vm.json: vsock.guest_cid: must be 3-4294967294");
 }
 
 /* The string checks are the command line's, restated with the key's path. */
 Test(cli_json, string_values)
 {
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'type': 'pc'}}");
-	ERR("-config vm.json: machine-config.type: unsupported machine type 'pc' (only 'microvm')",
-	    CONFIG);
-	json_write("vm.json", "{" BOOT ", 'machine-config': {'mem_path': 'huge'}}");
-	ERR("-config vm.json: machine-config.mem_path: 'huge' must be an absolute path", CONFIG);
-	json_write("vm.json", "{'boot-source': {'kernel_image_path': ''}}");
-	ERR("-config vm.json: boot-source.kernel_image_path: must not be empty", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': ''}]}");
-	ERR("-config vm.json: drive[0].path_on_host: must not be empty", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': '1a', 'path_on_host': '/a'}]}");
-	ERR("-config vm.json: drive[0].drive_id: '1a' must start with a letter", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'serial_num': '012345678901234567890'}]}");
-	ERR("-config vm.json: drive[0].serial_num: '012345678901234567890' is too long "
-	    "(max 20 bytes)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
-		   "'iothread': 'io,thread'}]}");
-	ERR("-config vm.json: drive[0].iothread: 'io,thread' may only hold letters, digits, '-', "
-	    "'.', '_'", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 'tap/0'}]}");
-	ERR("-config vm.json: net[0].host_dev_name: 'tap/0' is not an interface name (1-15 "
-	    "printable characters, no '/', ':', '%' or spaces)", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 't', "
-		   "'mac': '01:00:5e:00:00:01'}]}");
-	ERR("-config vm.json: net[0].mac: '01:00:5e:00:00:01' is a multicast address", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'vsock': {'vsock_id': 'v v', 'guest_cid': 3}}");
-	ERR("-config vm.json: vsock.vsock_id: 'v v' may only hold letters, digits, '-', '.', '_'",
-	    CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': [{'id': ''}]}");
-	ERR("-config vm.json: iothread[0].id: '' must start with a letter", CONFIG);
+	JSON_ERR("{" BOOT ", 'machine-config': {'type': 'pc'}}",
+		 "-config vm.json: machine-config.type: unsupported machine type 'pc' (only 'microvm')");
+	JSON_ERR("{" BOOT ", 'machine-config': {'mem_path': 'huge'}}",
+		 "-config vm.json: machine-config.mem_path: 'huge' must be an absolute path");
+	JSON_ERR("{'boot-source': {'kernel_image_path': ''}}",
+		 "-config vm.json: boot-source.kernel_image_path: must not be empty");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': ''}]}",
+		 "-config vm.json: drive[0].path_on_host: must not be empty");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': '1a', 'path_on_host': '/a'}]}",
+		 "-config vm.json: drive[0].drive_id: '1a' must start with a letter");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'serial_num': '012345678901234567890'}]}",
+		 "-config vm.json: drive[0].serial_num: '012345678901234567890' is too long "
+		 "(max 20 bytes)");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a', "
+		   "'iothread': 'io,thread'}]}",
+		 "-config vm.json: drive[0].iothread: 'io,thread' may only hold letters, digits, '-', "
+		 "'.', '_'");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 'tap/0'}]}",
+		 "-config vm.json: net[0].host_dev_name: 'tap/0' is not an interface name (1-15 "
+		 "printable characters, no '/', ':', '%' or spaces)");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'n', 'host_dev_name': 't', "
+		   "'mac': '01:00:5e:00:00:01'}]}",
+		 "-config vm.json: net[0].mac: '01:00:5e:00:00:01' is a multicast address");
+	JSON_ERR("{" BOOT ", 'vsock': {'vsock_id': 'v v', 'guest_cid': 3}}",
+		 "-config vm.json: vsock.vsock_id: 'v v' may only hold letters, digits, '-', '.', '_'");
+	JSON_ERR("{" BOOT ", 'iothread': [{'id': ''}]}",
+		 "-config vm.json: iothread[0].id: '' must start with a letter");
 }
 
 /* Long strings: a path one past the field, and values too long for the -drive they make. */
@@ -544,40 +544,40 @@ Test(cli_json, long_values)
 	memset(id, 'a', sizeof(id) - 1);
 	snprintf(json, sizeof(json), "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '%s'}]}",
 		 path);
-	json_write("vm.json", json);
-	ERR("-config vm.json: drive[0].path_on_host: too long (4096 characters, max 4095)", CONFIG);
+	JSON_ERR(json,
+		 "-config vm.json: drive[0].path_on_host: too long (4096 characters, max 4095)");
 	snprintf(json, sizeof(json), "{" BOOT ", 'drive': [{'drive_id': '%s', 'path_on_host': '/a', "
 		 "'iothread': '%s', 'serial_num': '%s'}]}", id, id, id);
-	json_write("vm.json", json);
-	ERR("-config vm.json: drive[0]: too long for -drive (at most 12287 characters)", CONFIG);
+	JSON_ERR(json,
+		 "-config vm.json: drive[0]: too long for -drive (at most 12287 characters)");
 }
 
 Test(cli_json, counts_and_ids)
 {
-	json_write("vm.json", "{" BOOT ", 'drive': ["
+	JSON_ERR("{" BOOT ", 'drive': ["
 		   "{'drive_id': 'd0', 'path_on_host': '/0'}, {'drive_id': 'd1', 'path_on_host': '/1'}, "
 		   "{'drive_id': 'd2', 'path_on_host': '/2'}, {'drive_id': 'd3', 'path_on_host': '/3'}, "
 		   "{'drive_id': 'd4', 'path_on_host': '/4'}, {'drive_id': 'd5', 'path_on_host': '/5'}, "
-		   "{'drive_id': 'd6', 'path_on_host': '/6'}]}");
-	ERR("-config vm.json: drive[6]: at most 6 drives", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'a', 'host_dev_name': 't0'}, "
-		   "{'iface_id': 'b', 'host_dev_name': 't1'}, {'iface_id': 'c', 'host_dev_name': 't2'}]}");
-	ERR("-config vm.json: net[2]: at most 2 NICs", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': [{'id': 't0'}, {'id': 't1'}, {'id': 't2'}, "
-		   "{'id': 't3'}, {'id': 't4'}, {'id': 't5'}, {'id': 't6'}, {'id': 't7'}, {'id': 't8'}]}");
-	ERR("-config vm.json: iothread[8]: at most 8 iothreads", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
-		   "{'drive_id': 'a', 'path_on_host': '/b'}]}");
-	ERR("-config vm.json: drive[1].drive_id: 'a' is used by another drive", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'a', 'host_dev_name': 't0'}, "
-		   "{'iface_id': 'a', 'host_dev_name': 't1'}]}");
-	ERR("-config vm.json: net[1].iface_id: 'a' is used by another netdev", CONFIG);
-	json_write("vm.json", "{" BOOT ", 'iothread': [{'id': 't'}, {'id': 't'}]}");
-	ERR("-config vm.json: iothread[1].id: 't' is used by another iothread", CONFIG);
+		   "{'drive_id': 'd6', 'path_on_host': '/6'}]}",
+		 "-config vm.json: drive[6]: at most 6 drives");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'a', 'host_dev_name': 't0'}, "
+		   "{'iface_id': 'b', 'host_dev_name': 't1'}, {'iface_id': 'c', 'host_dev_name': 't2'}]}",
+		 "-config vm.json: net[2]: at most 2 NICs");
+	JSON_ERR("{" BOOT ", 'iothread': [{'id': 't0'}, {'id': 't1'}, {'id': 't2'}, "
+		   "{'id': 't3'}, {'id': 't4'}, {'id': 't5'}, {'id': 't6'}, {'id': 't7'}, {'id': 't8'}]}",
+		 "-config vm.json: iothread[8]: at most 8 iothreads");
+	JSON_ERR("{" BOOT ", 'drive': [{'drive_id': 'a', 'path_on_host': '/a'}, "
+		   "{'drive_id': 'a', 'path_on_host': '/b'}]}",
+		 "-config vm.json: drive[1].drive_id: 'a' is used by another drive");
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'a', 'host_dev_name': 't0'}, "
+		   "{'iface_id': 'a', 'host_dev_name': 't1'}]}",
+		 "-config vm.json: net[1].iface_id: 'a' is used by another netdev");
+	JSON_ERR("{" BOOT ", 'iothread': [{'id': 't'}, {'id': 't'}]}",
+		 "-config vm.json: iothread[1].id: 't' is used by another iothread");
 	/* device ids are one namespace (QMP's device_del) */
-	json_write("vm.json", "{" BOOT ", 'net': [{'iface_id': 'x', 'host_dev_name': 't0'}], "
-		   "'vsock': {'vsock_id': 'x', 'guest_cid': 3}}");
-	ERR("-config vm.json: vsock.vsock_id: 'x' is used by another device", CONFIG);
+	JSON_ERR("{" BOOT ", 'net': [{'iface_id': 'x', 'host_dev_name': 't0'}], "
+		   "'vsock': {'vsock_id': 'x', 'guest_cid': 3}}",
+		 "-config vm.json: vsock.vsock_id: 'x' is used by another device");
 }
 
 /* ---- -iothread on the command line ---- */
