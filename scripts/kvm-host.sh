@@ -25,9 +25,11 @@
 # one that does not ends in a hang); a watchdog that stops being fed, because the whole host
 # hangs, powers it off. When the host dies (panics, is powered off by its watchdog, or its
 # QEMU fails) before the command has finished, the command runs again in a fresh test host,
-# up to three attempts in all, with each dead host's kernel log on stderr. A command that
+# up to four attempts in all, with each dead host's kernel log on stderr. A command that
 # finishes, whatever its status, never runs twice; neither does one whose test host could not
-# be set up, nor one that outlives --timeout (each attempt has the whole of it).
+# be set up, nor one that outlives --timeout (each attempt has the whole of it). The command
+# finds in $BULKHEAD_KVM_HOST_PROGRESS a file that outlives the attempts: a test runner that
+# lists its passed cases there resumes after them (CI saw one test's host hang twice in a row).
 #
 # usage: scripts/kvm-host.sh [--need probe|linux] [--timeout S] [--vdso off] [--share DIR]...
 #                            [--mem MIB] [--smp N] [--] COMMAND [ARG...]
@@ -41,7 +43,7 @@ set -euo pipefail
 
 REPO=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
 need=probe tmo=1800 vdso=${BULKHEAD_KVM_HOST_VDSO:-on} mem=6144 smp=2 where=0
-watchdog=${BULKHEAD_KVM_HOST_WATCHDOG:-120} attempts=3
+watchdog=${BULKHEAD_KVM_HOST_WATCHDOG:-120} attempts=4
 shares=("$REPO")
 while (($#)); do
 	case $1 in
@@ -145,6 +147,8 @@ interactive=0
 	# The environment travels as NUL-separated NAME=VALUE pairs.
 	echo 'while IFS= read -r -d "" kv; do export "$kv"; done </run/kvm-host/environ'
 	echo 'export BULKHEAD_KVM_HOST_INSIDE=1'
+	# see the header: tests/integration/qmp/qmplib.py's run_tests uses it
+	echo 'export BULKHEAD_KVM_HOST_PROGRESS=/run/kvm-host/progress'
 	((interactive)) || echo 'exec </dev/null'
 	printf 'exec'
 	printf ' %q' "$@"

@@ -8,7 +8,9 @@
 #   hang       the test host stops feeding its watchdog (the feeder is SIGSTOPped on the first
 #              attempt, standing in for a hung host): the watchdog powers it off, and the
 #              command runs again
-#   always     a host that dies on every attempt: exit 125 after three attempts, not a loop
+#   progress   $BULKHEAD_KVM_HOST_PROGRESS is the same file in every attempt: what the first
+#              wrote before its host died, the second reads
+#   always     a host that dies on every attempt: exit 125 after four attempts, not a loop
 #
 # usage: kvm-host-test.sh
 set -u
@@ -63,9 +65,14 @@ BULKHEAD_KVM_HOST_WATCHDOG=10 run hang \
 	"$first pkill -STOP -f '^/bin/busybox watchdog'; sleep 120; fi; echo second; exit 0"
 expect hang 0 2 "died before the command finished: it stopped without a panic: hung"
 
+rm -f "$D/first"
+run progress "$first echo one >>\$BULKHEAD_KVM_HOST_PROGRESS; echo c >/proc/sysrq-trigger; sleep 60; fi; cat \$BULKHEAD_KVM_HOST_PROGRESS; exit 0"
+expect progress 0 2
+[[ $out == *one* ]] || fail "progress: the second attempt did not find what the first recorded"
+
 run always 'echo c >/proc/sysrq-trigger; sleep 60'
-expect always 125 3 "ended \(qemu status [0-9]+\) before the command finished"
-grep -q 'attempt 3 of 3' <<<"$err" || fail "always: stderr does not count the attempts"
+expect always 125 4 "ended \(qemu status [0-9]+\) before the command finished"
+grep -q 'attempt 4 of 4' <<<"$err" || fail "always: stderr does not count the attempts"
 
 ((failed)) && exit 1
 echo "kvm-host-test: ok"
