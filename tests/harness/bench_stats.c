@@ -4,17 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int64_t bench_cpu_us(pid_t pid)
 {
@@ -55,7 +46,7 @@ int bench_begin(struct bench_stats *s, pid_t cpu_pid)
 		return -1;
 	s->cpu_pid = cpu_pid;
 	s->cpu0_us = bench_cpu_us(cpu_pid);
-	s->start_ns = bench_now_ns();
+	s->start_ns = mono_ns();
 	return 0;
 }
 
@@ -72,7 +63,7 @@ void bench_end(struct bench_stats *s)
 {
 	int64_t cpu = bench_cpu_us(s->cpu_pid);
 
-	s->end_ns = bench_now_ns();
+	s->end_ns = mono_ns();
 	s->cpu_us = s->cpu0_us >= 0 && cpu >= s->cpu0_us ? cpu - s->cpu0_us : -1;
 }
 

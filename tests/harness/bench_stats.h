@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util.h"           /* mono_ns, the clock of both */
+
 #define BENCH_LAT_MAX (8u << 20)    /* latencies kept; a longer run samples the first ones */
 
 struct bench_stats {
@@ -19,7 +21,6 @@ struct bench_stats {
 	pid_t cpu_pid;              /* whose CPU time counts (0: this process) */
 };
 
-uint64_t bench_now_ns(void);
 /* CPU time (user + system, all threads) of pid (0: this process) in microseconds (in clock
  * ticks for another process: 10 ms at HZ=100); -1 when it cannot be read (then the result
  * line says cpu_us_per_io=n/a). */

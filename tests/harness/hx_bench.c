@@ -73,7 +73,7 @@ static int submit(struct hx *h, const struct opts *o, uint64_t blocks, uint64_t 
 
 	if (slot < 0)
 		return slot;
-	submitted_at[slot] = bench_now_ns();
+	submitted_at[slot] = mono_ns();
 	return hx_blk_submit(h, 0, (unsigned)slot,
 			     o->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, sector, o->bs);
 }
@@ -112,7 +112,7 @@ static int run(struct hx *h, const struct opts *o, uint64_t capacity, pid_t back
 		do {
 			unsigned slot = d.head / HX_SLOT_DESCS;
 
-			bench_done(&st, bench_now_ns() - submitted_at[slot],
+			bench_done(&st, mono_ns() - submitted_at[slot],
 				   *hx_slot_status(h, 0, slot) == VIRTIO_BLK_S_OK);
 			inflight--;
 		} while ((r = hx_wait(h, 0, 0, &d)) == 1);
@@ -128,7 +128,7 @@ static int run(struct hx *h, const struct opts *o, uint64_t capacity, pid_t back
 static void idle(const struct opts *o, pid_t backend)
 {
 	int64_t c0 = bench_cpu_us(backend), c1;
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = mono_ns();
 
 	sleep(o->idle);
 	c1 = bench_cpu_us(backend);
@@ -136,7 +136,7 @@ static void idle(const struct opts *o, pid_t backend)
 		printf("idle_cpu_pct=n/a\n");
 	else
 		printf("idle_cpu_pct=%.2f\n",
-		       100.0 * (double)(c1 - c0) * 1000.0 / (double)(bench_now_ns() - t0));
+		       100.0 * (double)(c1 - c0) * 1000.0 / (double)(mono_ns() - t0));
 }
 
 int main(int argc, char **argv)

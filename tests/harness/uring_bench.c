@@ -81,7 +81,7 @@ static void queue_one(struct io_uring *ring, const struct opts *o, int fd, struc
 	else
 		io_uring_prep_read(sqe, fd, q->buf, o->bs, off);
 	io_uring_sqe_set_data(sqe, q);
-	q->queued = bench_now_ns();
+	q->queued = mono_ns();
 }
 
 static int run(struct io_uring *ring, const struct opts *o, int fd, uint8_t *bufs,
@@ -111,7 +111,7 @@ static int run(struct io_uring *ring, const struct opts *o, int fd, uint8_t *buf
 		r = 0;
 		io_uring_for_each_cqe(ring, head, cqe) {
 			struct req *q = io_uring_cqe_get_data(cqe);
-			uint64_t now = bench_now_ns();
+			uint64_t now = mono_ns();
 
 			bench_done(&st, now - q->queued, cqe->res == (int)o->bs);
 			n++;
