@@ -3,6 +3,7 @@
  * with the formatter of the core's answer. Shapes follow the StratoVirt manual. */
 #include "commands.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +235,57 @@ static void version_json(struct jbuf *b)
 	jb_lit(b, tmp);
 	jb_str(b, "bulkhead " BULKHEAD_VERSION);
 	jb_lit(b, "}");
+}
+
+/* -name and -uuid of the VM (qmp_identity_set) */
+static struct {
+	char name[256];
+	char uuid[37];
+} identity;
+
+int qmp_identity_set(const char *name, const char *uuid)
+{
+	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t n = strlen(name);
+
+	if (n >= sizeof(identity.name))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return -EINVAL;
+	if (*uuid) {
+		if (strlen(uuid) != sizeof(pattern) - 1)
+			return -EINVAL;
+		for (size_t i = 0; pattern[i]; i++)
+			if (pattern[i] == '-' ? uuid[i] != '-' : !isxdigit((unsigned char)uuid[i]))
+				return -EINVAL;
+	}
+	memcpy(identity.name, name, n + 1);
+	snprintf(identity.uuid, sizeof(identity.uuid), "%s", uuid);
+	return 0;
+}
+
+/* QEMU's shapes: {} without a name; the nil UUID without one */
+static int do_query_name(struct qmp_call *c UNUSED, bool *negotiated UNUSED,
+			 struct qmp_fdset *fds UNUSED, struct jbuf *ret)
+{
+	if (!identity.name[0]) {
+		jb_lit(ret, "{}");
+		return 0;
+	}
+	jb_lit(ret, "{\"name\":");
+	jb_str(ret, identity.name);
+	jb_lit(ret, "}");
+	return 0;
+}
+
+static int do_query_uuid(struct qmp_call *c UNUSED, bool *negotiated UNUSED,
+			 struct qmp_fdset *fds UNUSED, struct jbuf *ret)
+{
+	jb_lit(ret, "{\"UUID\":");
+	jb_str(ret, identity.uuid[0] ? identity.uuid : "00000000-0000-0000-0000-000000000000");
+	jb_lit(ret, "}");
+	return 0;
 }
 
 static int do_capabilities(struct qmp_call *c, bool *negotiated, struct qmp_fdset *fds UNUSED,
@@ -481,6 +533,8 @@ static const struct qmp_command commands[] = {
 	{ "qmp_capabilities", 0, capabilities_args, NULL, do_capabilities, NULL },
 	{ "query-version", 0, NULL, NULL, do_query_version, NULL },
 	{ "query-commands", 0, NULL, NULL, do_query_commands, NULL },
+	{ "query-name", 0, NULL, NULL, do_query_name, NULL },
+	{ "query-uuid", 0, NULL, NULL, do_query_uuid, NULL },
 	{ "getfd", 0, fdname_args, NULL, do_getfd, NULL },
 	{ "closefd", 0, fdname_args, NULL, do_closefd, NULL },
 	{ "query-status", QMP_CMD_QUERY_STATUS, NULL, NULL, NULL, fmt_status },

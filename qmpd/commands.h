@@ -37,6 +37,11 @@ struct qmp_call {
 	char desc[QMP_DESC_MAX];         /* set when qmp_call_parse fails */
 };
 
+/* What query-name and query-uuid answer: -name and -uuid, as the supervisor passed them
+ * (name: 1-255 bytes without control characters; uuid: 36 characters, 8-4-4-4-12). Either
+ * may be empty (not given). Returns 0, or -EINVAL for a value outside those limits. */
+int qmp_identity_set(const char *name, const char *uuid);
+
 /* Validate one input object against the table. Returns 0, or -EINVAL with err_class/desc. */
 int qmp_call_parse(yajl_val root, bool negotiated, struct qmp_call *c);
 /* true: answered in qmpd by qmp_call_local(); false: c->req goes to the core */

@@ -1,6 +1,7 @@
 /* bulkhead-qmpd: the QMP server process. The supervisor creates the listening socket (it alone
  * may create files) and the core connection and starts us with
- *   bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U] [--runas=UID:GID]
+ *   bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U] [--runas=UID:GID] [--name=NAME]
+ *                 [--uuid=UUID]
  * We check both fds, then serve until the core connection ends; the supervisor restarts us
  * if we die, and the VM outlives us. */
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "bulkhead-config.h"
 #include "log.h"
 #include "sandbox.h"
+#include "commands.h"
 #include "server.h"
 
 struct opts {
@@ -25,12 +27,13 @@ struct opts {
 	long long uid;
 	bool no_seccomp;
 	struct sandbox_opts runas;   /* --runas=UID:GID (numeric: the supervisor resolved it) */
+	const char *name, *uuid;     /* -name and -uuid, for query-name and query-uuid */
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: bulkhead-qmpd --listen-fd=N --core-fd=M [--uid=U] "
-		"[--runas=UID:GID]\n");
+		"[--runas=UID:GID] [--name=NAME] [--uuid=UUID]\n");
 	exit(2);
 }
 
@@ -52,6 +55,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->uid = -1;
 	o->no_seccomp = false;
 	o->runas = (struct sandbox_opts){ 0 };
+	o->name = o->uuid = "";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -64,7 +68,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		else if (!strncmp(a, "--runas=", 8)) {
 			if (sandbox_parse_runas(a + 8, &o->runas) < 0)
 				usage();
-		} else if (!strcmp(a, "--disable-seccomp"))
+		} else if (!strncmp(a, "--name=", 7))
+			o->name = a + 7;
+		else if (!strncmp(a, "--uuid=", 7))
+			o->uuid = a + 7;
+		else if (!strcmp(a, "--disable-seccomp"))
 			o->no_seccomp = true;   /* sandbox (issue 5): all of it but the filter */
 		else if (!strcmp(a, "--version")) {
 			printf("bulkhead-qmpd %s\n", BULKHEAD_VERSION);
@@ -73,6 +81,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			usage();
 	}
 	if (o->listen_fd < 0 || o->core_fd < 0 || o->listen_fd == o->core_fd)
+		usage();
+	if (qmp_identity_set(o->name, o->uuid) < 0)
 		usage();
 }
 

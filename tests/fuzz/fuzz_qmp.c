@@ -8,6 +8,7 @@
  *
  * Input: byte 0 bits 0-5 the read size, bits 6-7 descriptors the client passes first; the
  * rest is the stream. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (devnull < 0 && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		abort();
+	/* a -name that needs escaping, for query-name's output check */
+	if (qmp_identity_set("vm \"\\\t", "") != -EINVAL ||
+	    qmp_identity_set("vm \"0\"\\ \xc3\xa9/", "4f1e2d3c-abcd-4ef0-9a8b-0123456789ab") < 0)
 		abort();
 	before = fcntl(devnull, F_DUPFD, 0);
 	close(before);

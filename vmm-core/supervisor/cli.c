@@ -189,6 +189,14 @@ static int opt_daemonize(struct cli_state *st, const struct cli_opt *o UNUSED,
 	return 0;
 }
 
+/* StratoVirt's spelling of -machine dump-guest-core=off; the last of the two given wins */
+static int opt_omit_vm_memory(struct cli_state *st, const struct cli_opt *o UNUSED,
+			      const char *arg UNUSED)
+{
+	st->cfg->dump_guest_core = false;
+	return 0;
+}
+
 static int opt_mem_path(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	if (arg[0] != '/')
@@ -356,6 +364,8 @@ static const struct cli_opt cli_opts[] = {
 	{ "-uuid", ARG_REQUIRED, "UUID", "VM UUID (8-4-4-4-12 hex)", opt_uuid },
 	{ "-machine", ARG_REQUIRED, "[type=]microvm[,acpi=on|off][,dump-guest-core=on|off]"
 	  "[,mem-share=on|off]", "machine type and options", opt_machine },
+	{ "-omit_vm_memory", ARG_NONE, NULL, "leave guest memory out of core dumps "
+	  "(= -machine dump-guest-core=off)", opt_omit_vm_memory },
 	{ "-kernel", ARG_REQUIRED, "PATH", "kernel image (required)", opt_kernel },
 	{ "-append", ARG_REQUIRED, "CMDLINE", "kernel command line", opt_append },
 	{ "-initrd", ARG_REQUIRED, "PATH", "initial ramdisk", opt_initrd },

@@ -116,6 +116,9 @@ int sup_qmpd_start(struct supervisor *s)
 	    sup_arg(&c.args, "--uid=%u", s->runas ? (unsigned)s->run_uid : (unsigned)getuid()) ||
 	    sup_sandbox_args(s, &c.args) < 0)
 		return -1;
+	if ((s->cfg->name[0] && sup_arg(&c.args, "--name=%s", s->cfg->name) < 0) ||
+	    (s->cfg->uuid[0] && sup_arg(&c.args, "--uuid=%s", s->cfg->uuid) < 0))
+		return -1;
 	s->qmpd_pid = sup_spawn(s, &c, &core_end);
 	if (s->qmpd_pid < 0)
 		return -1;

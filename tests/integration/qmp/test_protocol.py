@@ -7,6 +7,7 @@ system_powerdown, the socket's mode and the refusal of paths that are not stale 
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -289,7 +290,44 @@ def test_socket_file(env):
     check(not os.path.exists(stale), "the socket file is left behind after the VM ended")
 
 
+def ram_vmflags(pid):
+    """The VmFlags of each mapping of the core's guest RAM memfd, from /proc/PID/smaps."""
+    flags, ram = [], False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                ram = "memfd:bulkhead-ram" in line
+            elif line.startswith("VmFlags:") and ram:
+                flags.append(line.split()[1:])
+    return flags
+
+
+def test_identity_dump(env):
+    """-name and -uuid come back from query-name and query-uuid (QEMU's shapes: {} and the
+    nil UUID when not given); -omit_vm_memory (StratoVirt) and dump-guest-core=off keep guest
+    RAM out of core dumps (MADV_DONTDUMP: "dd" in the core's VmFlags), the default keeps it."""
+    name = 'vm "one"\\ \u00e9t\u00e9'
+    cases = [(["-name", name, "-uuid", "4F1E2D3C-ABCD-4ef0-9A8B-0123456789AB",
+               "-omit_vm_memory"], {"name": name},
+              "4f1e2d3c-abcd-4ef0-9a8b-0123456789ab", True),
+             (["-machine", "microvm,dump-guest-core=off"], {},
+              "00000000-0000-0000-0000-000000000000", True),
+             ([], {}, "00000000-0000-0000-0000-000000000000", False)]
+    for k, (extra, want_name, want_uuid, dontdump) in enumerate(cases):
+        vm = env.vm(extra=extra).start()
+        c = vm.connect()
+        check(c.cmd("query-name") == want_name, "query-name with %r: %r" % (extra, c.cmd("query-name")))
+        check(c.cmd("query-uuid") == {"UUID": want_uuid},
+              "query-uuid with %r: %r" % (extra, c.cmd("query-uuid")))
+        flags = ram_vmflags(vm.core_pid())
+        check(flags and all(("dd" in f) == dontdump for f in flags),
+              "guest RAM VmFlags with %r: %r, want dd %s" % (extra, flags,
+                                                             "set" if dontdump else "clear"))
+        c.cmd("quit")
+        check(vm.wait_exit() == 0, "exit status after quit")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_greeting, test_negotiation, test_id_echo, test_query_version_commands,
                         test_stop_cont, test_cpus, test_balloon_netdev, test_powerdown,
-                        test_socket_file]))
+                        test_socket_file, test_identity_dump]))

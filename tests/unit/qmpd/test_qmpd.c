@@ -343,13 +343,46 @@ Test(session, local_queries)
 		"system_powerdown", "query-cpus", "query-cpus-fast", "query-hotpluggable-cpus",
 		"blockdev-add", "blockdev-del", "device_add", "device_del", "netdev_add",
 		"netdev_del", "balloon", "query-balloon", "query-net-stats", "getfd", "closefd",
-		"query-version" };
+		"query-version", "query-name", "query-uuid" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char want[64];
 
 		snprintf(want, sizeof(want), "{\"name\":\"%s\"}", names[i]);
 		cr_assert_not_null(strstr(out, want), "%s missing", names[i]);
 	}
+}
+
+/* -name/-uuid as bulkhead-qmpd's --name/--uuid give them; what qmp_identity_set refuses makes
+ * bulkhead-qmpd exit with its usage line, leaving the previous values in place */
+Test(session, query_name_and_uuid)
+{
+	char name[300];
+
+	negotiate();
+	feed_expect("{\"execute\":\"query-name\"}", "{\"return\":{}}\r\n");
+	feed_expect("{\"execute\":\"query-uuid\"}",
+		    "{\"return\":{\"UUID\":\"00000000-0000-0000-0000-000000000000\"}}\r\n");
+	cr_assert_eq(qmp_identity_set("vm \"1\"\\ \xc3\xa9", "4f1e2d3c-ABCD-4ef0-9a8b-0123456789ab"), 0);
+	feed_expect("{\"execute\":\"query-name\",\"id\":7}",
+		    "{\"return\":{\"name\":\"vm \\\"1\\\"\\\\ \xc3\xa9\"},\"id\":7}\r\n");
+	feed_expect("{\"execute\":\"query-uuid\"}",
+		    "{\"return\":{\"UUID\":\"4f1e2d3c-ABCD-4ef0-9a8b-0123456789ab\"}}\r\n");
+	cr_expect_eq(qmp_identity_set("a\nb", ""), -EINVAL, "a control character");
+	cr_expect_eq(qmp_identity_set("a\x7f", ""), -EINVAL, "DEL");
+	memset(name, 'n', 256);
+	name[256] = '\0';
+	cr_expect_eq(qmp_identity_set(name, ""), -EINVAL, "256 bytes");
+	name[255] = '\0';
+	cr_expect_eq(qmp_identity_set(name, ""), 0, "255 bytes");
+	cr_expect_eq(qmp_identity_set("", "4f1e2d3c-abcd-4ef0-9a8b-0123456789a"), -EINVAL, "short");
+	cr_expect_eq(qmp_identity_set("", "4f1e2d3c-abcd-4ef0-9a8b-0123456789abc"), -EINVAL,
+		     "long");
+	cr_expect_eq(qmp_identity_set("", "4f1e2d3c-abcd-4ef0-9a8b+0123456789ab"), -EINVAL,
+		     "a misplaced dash");
+	cr_expect_eq(qmp_identity_set("", "4f1e2d3c-abcd-4ef0-9a8b-0123456789ag"), -EINVAL,
+		     "not hex");
+	cr_assert_eq(qmp_identity_set("", ""), 0);
+	feed_expect("{\"execute\":\"query-name\"}", "{\"return\":{}}\r\n");
 }
 
 Test(session, id_is_echoed_as_the_same_value)

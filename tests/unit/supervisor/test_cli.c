@@ -198,6 +198,15 @@ Test(cli_values, machine_forms)
 	cr_expect_eq(r.res, CLI_OK, "%s", r.err);
 	cr_expect(!r.cfg.dump_guest_core);
 	run_free(&r);
+	/* StratoVirt's -omit_vm_memory is dump-guest-core=off; it takes no value */
+	r = parse2("-omit_vm_memory", "-daemonize");
+	cr_expect_eq(r.res, CLI_OK, "%s", r.err);
+	cr_expect(!r.cfg.dump_guest_core);
+	cr_expect(r.cfg.daemonize);
+	run_free(&r);
+	r = parse2("-machine", "dump-guest-core=on");
+	cr_expect(r.cfg.dump_guest_core);
+	run_free(&r);
 }
 
 Test(cli_values, name_255)

@@ -32,8 +32,13 @@ static int map_region(struct guest_region *r, bool dump_core)
 
 	if (p == MAP_FAILED)
 		return -errno;
-	if (!dump_core)
-		madvise(p, r->size, MADV_DONTDUMP);
+	/* dump-guest-core=off must not quietly become on */
+	if (!dump_core && madvise(p, r->size, MADV_DONTDUMP) < 0) {
+		int err = -errno;
+
+		munmap(p, r->size);
+		return err;
+	}
 	r->hva = p;
 	return 0;
 }
