@@ -64,7 +64,7 @@ MAC = "52:54:00:a1:b2:c3"
 XFER = 24 * MiB
 
 PRELUDE = r"""
-dmesg -n 1
+dmesg -n 5
 ip link set lo up
 ip addr add %s/24 dev eth0
 ip link set eth0 up
@@ -220,7 +220,7 @@ def nic_hotplug(env):
     tap = Tap("bhtap2")
     env.at_end.append(tap.close)
     script = r"""
-dmesg -n 1
+dmesg -n 5
 ip addr add %(guest)s/24 dev eth0
 ip link set eth0 up
 echo CARRIER_BEFORE=$(cat /sys/class/net/eth0/carrier)
@@ -281,7 +281,7 @@ def two_nics(env):
         env.at_end.append(t.close)
     macs = ["52:54:00:a1:b2:01", "52:54:00:a1:b2:02"]
     script = r"""
-dmesg -n 1
+dmesg -n 5
 for i in 0 1; do
   ip addr add 10.7$((8 + i)).0.2/24 dev eth$i
   ip link set eth$i up
