@@ -33,6 +33,11 @@
 #define VM_VSOCK_CID_MIN 3ULL            /* 0-2 are the hypervisor, local and host CIDs */
 #define VM_VSOCK_CID_MAX 0xfffffffeULL   /* 2^32-1 is VMADDR_CID_ANY */
 #define VM_MAX_IOTHREADS 8               /* StratoVirt: at most eight iothreads */
+#define VM_MAX_RNGS      1               /* one virtio-rng device, in a slot of its own */
+#define VM_MAX_RNG_OBJECTS 4             /* -object rng-random, each usable by the device */
+#define VM_RNG_MAX_BYTES (1ULL << 31)    /* max-bytes= per period */
+#define VM_RNG_MAX_PERIOD 1000000        /* period=, milliseconds */
+#define VM_RNG_DEFAULT_PERIOD 1000
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread][,poll-us], with what its
  * -device virtio-blk-device adds (id, serial, iothread, num-queues) */
@@ -111,6 +116,18 @@ struct vm_vsock {
 	char chardev[VM_ID_MAX + 1];         /* vhost-user-vsock-device; "" otherwise */
 };
 
+/* -device virtio-rng-device,rng=OBJ[,id=][,max-bytes=][,period=] with the -object
+ * rng-random,id=OBJ,filename=PATH it names: bulkhead-rng reads PATH (a character device,
+ * opened by the supervisor) into the guest's buffers, at most max_bytes per period_ms. */
+struct vm_rng {
+	bool present;
+	char id[VM_ID_MAX + 1];
+	char object[VM_ID_MAX + 1];          /* rng= */
+	char filename[VM_PATH_MAX];          /* the object's filename= */
+	uint64_t max_bytes;                  /* 0: no limit */
+	uint64_t period_ms;                  /* 1..VM_RNG_MAX_PERIOD, default 1000 */
+};
+
 enum vm_disk_kind { VM_DISK_DRIVE = 1, VM_DISK_VHOST_USER };
 
 /* A guest disk: virtio-mmio slot i is disks[i], in command-line order. */
@@ -154,6 +171,7 @@ struct vm_config {
 	unsigned nnets;
 	struct vm_net nets[VM_MAX_NICS];
 	struct vm_vsock vsock;
+	struct vm_rng rng;
 };
 
 #endif

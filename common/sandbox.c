@@ -43,6 +43,7 @@ static const struct sandbox_profile *const profiles[SANDBOX_KIND_MAX] = {
 	[SANDBOX_DEV_BLK] = &sandbox_profile_dev_blk,
 	[SANDBOX_DEV_NET] = &sandbox_profile_dev_net,
 	[SANDBOX_DEV_VSOCK] = &sandbox_profile_dev_vsock,
+	[SANDBOX_DEV_RNG] = &sandbox_profile_dev_rng,
 };
 
 const struct sandbox_profile *sandbox_profile(enum sandbox_kind kind)

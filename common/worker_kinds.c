@@ -104,6 +104,22 @@ static void vsock_unplugged_config(uint8_t *cfg)
 
 static const char *const vsock_drivers[] = { "vsock", "vhost-vsock-device", NULL };
 
+/* ---- rng: bulkhead-rng (dev-rng/) ---- */
+
+/* virtio-rng has no config space; never unplugged (fixed) */
+static void rng_empty_config(uint8_t *cfg, const uint8_t mac[6])
+{
+	(void)cfg;
+	(void)mac;
+}
+
+static void rng_unplugged_config(uint8_t *cfg)
+{
+	(void)cfg;
+}
+
+static const char *const rng_drivers[] = { "virtio-rng-device", NULL };
+
 const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 	[WORKER_BLK] = {
 		.name = "blk",
@@ -170,10 +186,32 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.restart_burst = 5,
 		.restart_window_s = 10,
 	},
+	[WORKER_RNG] = {
+		.name = "rng",
+		.noun = "rng",
+		.slot_class = "rng",
+		.program = "bulkhead-rng",
+		.build_dir = "dev-rng",
+		.sandbox = SANDBOX_DEV_RNG,
+		.ipc_dev = IPC_DEV_RNG,
+		.ipc_dev_external = IPC_DEV_NONE,
+		.virtio_id = VIRTIO_ID_RNG,
+		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS,
+		.nslots = VM_MAX_RNGS,
+		.config_len = 0,
+		.empty_config = rng_empty_config,
+		.unplugged_config = rng_unplugged_config,
+		.empty_features = 1ULL << 32,
+		.empty_queues = 1,      /* requestq */
+		.drivers = rng_drivers,
+		.fixed = true,
+		.restart_burst = 5,
+		.restart_window_s = 10,
+	},
 };
 
-_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS == WORKER_SLOTS,
-	       "the core's slots: disks, NICs, vsock");
+_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS == WORKER_SLOTS,
+	       "the core's slots: disks, NICs, vsock, rng");
 _Static_assert(sizeof(struct virtio_vsock_config) == VSOCK_CONFIG_LEN, "VSOCK_CONFIG_LEN");
 _Static_assert(WORKER_SLOTS <= IPC_MAX_SLOTS, "IPC_MAX_SLOTS");
 _Static_assert(VM_MAX_NICS == QMP_MAX_NICS, "query-net-stats has room for every NIC slot");

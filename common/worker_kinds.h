@@ -20,11 +20,13 @@ enum worker_kind {
 	WORKER_BLK,
 	WORKER_NET,
 	WORKER_VSOCK,
+	WORKER_RNG,
 	WORKER_KIND_MAX,
 };
 
-/* All the core's virtio-mmio slots, every kind's range together: 6 disks, 2 NICs, a vsock. */
-#define WORKER_SLOTS 9
+/* All the core's virtio-mmio slots, every kind's range together: 6 disks, 2 NICs, a vsock,
+ * an rng. */
+#define WORKER_SLOTS 10
 
 /* Longest config space any kind has (the transport's VMMIO_CONFIG_MAX is at least this). */
 #define WORKER_CONFIG_MAX 256
@@ -56,7 +58,9 @@ struct worker_kind_desc {
 	uint64_t (*queues)(uint64_t nq, uint64_t features);
 	const char *const *drivers;   /* -device and device_add driver names, NULL-terminated */
 	/* No empty slots and no hotplug: a slot exists (in the guest's tables too) only when
-	 * the command line put a device there. The kind's slots come after every other's. */
+	 * the command line put a device there, or when a later fixed slot has one: then it is a
+	 * placeholder, DeviceID 0, which drivers skip (virtio-mmio spec). Fixed kinds' slots come
+	 * after every other's. */
 	bool fixed;
 	/* A worker that dies is restarted at once, unless this is its restart_burst-th death
 	 * within restart_window_s: then the VM pauses (fail-stop, DESIGN.md §8). */

@@ -3,14 +3,18 @@
 the guest, 256 MiB and 4 GiB of RAM seen as MemTotal, the serial console both ways (a line
 typed on bulkhead's stdin reaches the guest shell, its answer comes back), and a guest whose
 whole configuration comes from a StratoVirt JSON file (-config), the command line overriding
-its vcpu_count."""
+its vcpu_count; and the virtio-rng device (-object rng-random + -device virtio-rng-device)
+as the guest's hardware RNG, through a worker restart and under its rate limit."""
 
 import json
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from linuxlib import MiB, check, run_tests  # noqa: E402
+from qmplib import Deadline, proc_alive  # noqa: E402
 
 INFO = 'echo "CPUS=$(nproc)"; echo "MEMTOTAL_KB=$(awk \'/^MemTotal/ { print $2 }\' /proc/meminfo)"\n'
 
@@ -82,6 +86,67 @@ def json_config(env):
     vm.expect_end(0, r"the guest powered off")
 
 
+RNG = ["-object", "rng-random,id=objrng0,filename=/dev/urandom",
+       "-device", "virtio-rng-device,rng=objrng0,id=virtio-rng0"]
+# how many distinct byte values 4 KiB from /dev/hwrng show (random: all 256, nearly surely)
+RNG_READ = r"""
+rng_read() {
+  echo "CURRENT$1=$(cat /sys/class/misc/hw_random/rng_current)"
+  echo "BYTES$1=$(head -c 65536 /dev/hwrng | wc -c)"
+  echo "DISTINCT$1=$(head -c 4096 /dev/hwrng | od -An -v -tx1 | tr -s ' ' '\n' | grep . | sort -u | wc -l)"
+}
+"""
+
+
+def rng_workers(vm):
+    return sorted(p for p in vm.children("bulkhead-rng") if proc_alive(p))
+
+
+def rng(env):
+    """The guest's hw_random core picks virtio_rng.0 and reads 64 KiB from /dev/hwrng; after
+    its bulkhead-rng is killed, a new one serves the next 64 KiB."""
+    env.restarts_expected = True
+    script = RNG_READ + "rng_read 1\nread -r line\nrng_read 2\n"
+    vm = env.linux(script, qmp=False, extra=RNG).start(stdin=True)
+    for k in ("1", "2"):
+        if k == "2":
+            old = rng_workers(vm)
+            check(len(old) == 1, "want one bulkhead-rng, found %r" % old)
+            os.kill(old[0], signal.SIGKILL)
+            dl = Deadline(30)
+            while rng_workers(vm) in ([], old):
+                check(not dl.expired(), "no new bulkhead-rng 30 s after the kill\n" + vm.logs())
+                time.sleep(0.1)
+            vm.type_line("go")
+        check(vm.value("CURRENT" + k) == "virtio_rng.0", "rng_current is %r"
+              % vm.value("CURRENT" + k))
+        check(vm.value("BYTES" + k) == "65536", "read %s of 65536 bytes from /dev/hwrng"
+              % vm.value("BYTES" + k))
+        check(int(vm.value("DISTINCT" + k)) >= 200, "4 KiB from /dev/hwrng hold %s distinct "
+              "byte values" % vm.value("DISTINCT" + k))
+    vm.test_exit()
+    vm.expect_end(0, r"the guest powered off")
+
+
+def rng_rate_limit(env):
+    """max-bytes=2048,period=1000: 12 KiB take at least 5 periods (what the guest's own hwrng
+    thread takes meanwhile only slows it down), and all of it arrives."""
+    extra = RNG[:3] + ["virtio-rng-device,rng=objrng0,id=virtio-rng0,max-bytes=2048,period=1000"]
+    script = r"""
+t0=$(cut -d' ' -f1 /proc/uptime)
+echo "BYTES=$(head -c 12288 /dev/hwrng | wc -c)"
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "SECONDS=$(awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }')"
+"""
+    vm = env.linux(script, qmp=False, extra=extra).start()
+    check(vm.value("BYTES") == "12288", "read %s of 12288 bytes" % vm.value("BYTES"))
+    secs = float(vm.value("SECONDS"))
+    check(secs >= 4.5, "12 KiB at 2 KiB per second arrived in %.2f s" % secs)
+    print("rng_rate_limit: 12 KiB in %.2f s at 2048 bytes per 1000 ms" % secs, flush=True)
+    vm.test_exit()
+    vm.expect_end(0, r"the guest powered off")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([bzimage_1cpu_256m, elf_vmlinux_2cpus_256m, bzimage_4cpus_4g,
-                        serial_both_ways, json_config]))
+                        serial_both_ways, json_config, rng, rng_rate_limit]))

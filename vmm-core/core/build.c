@@ -60,36 +60,38 @@ static int register_devices(struct vm *vm, const struct core_config *c)
 
 /* The slots of every worker kind at fixed addresses, described to the guest by the tables built
  * next: the command line's devices fill the first ones of their kind, the rest wait for
- * hotplug empty. */
+ * hotplug empty. A fixed kind's slot exists only up to the last one with a device; one
+ * without a device before it stays a placeholder (DeviceID 0, no backend ever). */
 static int create_slots(struct vm *vm, const struct core_config *c)
 {
+	unsigned n = 0;
 	int r;
 
-	unsigned i;
-
-	for (i = 0; i < WORKER_SLOTS; i++) {
+	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		int kind = worker_kind_of_slot(i);
 
 		if (kind < 0)
 			return -EINVAL;
-		/* a fixed kind's slot only with its device; those kinds come last */
-		if (worker_kinds[kind].fixed && c->slot_kind[i] == IPC_DEV_NONE)
-			break;
+		if (!worker_kinds[kind].fixed || c->slot_kind[i] != IPC_DEV_NONE)
+			n = i + 1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct worker_kind_desc *kind = &worker_kinds[worker_kind_of_slot(i)];
 
 		vm->desc.mmio[i] = (struct mmio_slot_desc){
 			.base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE,
 			.size = LAYOUT_VIRTIO_MMIO_SIZE,
 			.irq = LAYOUT_VIRTIO_FIRST_IRQ + i,
 		};
-		r = vu_slot_init(&vm->slots[i], vm, i, &worker_kinds[kind],
+		r = vu_slot_init(&vm->slots[i], vm, i, kind,
 				 c->slot_kind[i] != IPC_DEV_NONE &&
-				 c->slot_kind[i] == worker_kinds[kind].ipc_dev_external);
+				 c->slot_kind[i] == kind->ipc_dev_external);
 		if (r)
 			return r;
-		if (c->slot_kind[i] == IPC_DEV_NONE)
+		if (c->slot_kind[i] == IPC_DEV_NONE && !kind->fixed)
 			vu_slot_set_empty(&vm->slots[i], c->slot_mac[i]);
 	}
-	vm->desc.nmmio = i;
+	vm->desc.nmmio = n;
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
  * with a handler filling struct vm_config (-machine, -smp, ... here; -drive, -device, -chardev
- * in cli_disks.c; -netdev in cli_nets.c; the vsock -device in cli_vsock.c), property lists
- * split by cli_props.c. -config's JSON file (cli_json.c) is applied first, through the same
+ * in cli_disks.c; -netdev in cli_nets.c; the vsock -device in cli_vsock.c; -object and the rng
+ * -device in cli_rng.c), property lists split by cli_props.c. -config's JSON file (cli_json.c) is applied first, through the same
  * handlers, so the rest of the line overrides it.
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
@@ -392,8 +392,14 @@ static const struct cli_opt cli_opts[] = {
 	  "vhost-user-blk-device,chardev=C[,id=DEV] | "
 	  "virtio-net-device,netdev=ID[,id=DEV][,mac=MAC][,mq=on|off] | "
 	  "vsock,id=ID,guest-cid=N[,uds-path=PATH|,vhostfd=FD] | "
-	  "vhost-user-vsock-device,chardev=C[,id=DEV]",
-	  "a disk device, a NIC for a -netdev, or the VM's vsock device", cli_opt_device },
+	  "vhost-user-vsock-device,chardev=C[,id=DEV] | "
+	  "virtio-rng-device,rng=OBJ[,id=DEV][,max-bytes=N][,period=MS]",
+	  "a disk device, a NIC for a -netdev, the VM's vsock device, or its entropy device "
+	  "(max-bytes 1-2147483648 per period of 1-1000000 ms, default 1000; no limit without "
+	  "max-bytes)", cli_opt_device },
+	{ "-object", ARG_REQUIRED, "rng-random,id=OBJ[,filename=PATH]",
+	  "an entropy source for virtio-rng-device (a character device, absolute path; default "
+	  "/dev/urandom; max 4)", cli_opt_object },
 	{ "-netdev", ARG_REQUIRED, "tap,id=ID,ifname=TAP[,queues=N][,vhost=off] | "
 	  "tap,id=ID,fds=FD[:FD...] | vhost-user,id=ID,chardev=C | "
 	  "id=ID,netdev=TAP[,mac=MAC][,iothread=T]",
@@ -468,6 +474,8 @@ static int check_config(struct cli_state *st)
 
 	if (!ret)
 		ret = cli_resolve_nets(st);
+	if (!ret)
+		ret = cli_resolve_rng(st);
 	if (ret)
 		return ret;
 	if (st->cfg->kernel[0] == '\0')
@@ -481,7 +489,8 @@ static int check_config(struct cli_state *st)
 static bool repeatable(const struct cli_opt *o)
 {
 	return o->fn == cli_opt_drive || o->fn == cli_opt_device || o->fn == cli_opt_chardev ||
-	       o->fn == cli_opt_netdev || o->fn == opt_hotplug_dir || o->fn == opt_iothread;
+	       o->fn == cli_opt_netdev || o->fn == opt_hotplug_dir || o->fn == opt_iothread ||
+	       o->fn == cli_opt_object;
 }
 
 /* o's argument, if it takes one that argv has: advances *i past it. */
@@ -609,4 +618,5 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	cli_print_devices(out, cfg);
 	cli_print_nets(out, cfg);
 	cli_print_vsock(out, cfg);
+	cli_print_rng(out, cfg);
 }

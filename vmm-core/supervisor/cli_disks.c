@@ -225,6 +225,8 @@ int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *ar
 		return cli_device_net(st, o->name, &pr);
 	if (cli_is_vsock_driver(drv))
 		return cli_device_vsock(st, o->name, drv, &pr);
+	if (cli_is_rng_driver(drv))
+		return cli_device_rng(st, o->name, &pr);
 	return cli_fail(st, "%s: driver '%s' is not supported", o->name, drv);
 }
 

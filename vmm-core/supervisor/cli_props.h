@@ -22,6 +22,12 @@ struct blk_device {
 	unsigned num_queues;             /* 0: not given */
 };
 
+/* An -object rng-random, for a -device virtio-rng-device to name (cli_rng.c). */
+struct rng_object {
+	char id[VM_ID_MAX + 1];
+	char filename[VM_PATH_MAX];
+};
+
 /* A -device virtio-net-device waiting for its -netdev (which may come later on the line). */
 struct nic_device {
 	char netdev[VM_ID_MAX + 1];
@@ -45,6 +51,9 @@ struct cli_state {
 	struct nic_device *nicdev;       /* the -device virtio-net-device being parsed */
 	unsigned nnicdevs;
 	struct nic_device nicdevs[VM_MAX_NICS];
+	struct rng_object *rng_object;   /* the -object being parsed */
+	unsigned nrng_objects;
+	struct rng_object rng_objects[VM_MAX_RNG_OBJECTS];
 };
 
 enum cli_arg { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL };
@@ -158,5 +167,14 @@ bool cli_is_vsock_driver(const char *drv);
 int cli_device_vsock(struct cli_state *st, const char *opt, const char *drv,
 		     const struct props *pr);
 void cli_print_vsock(FILE *out, const struct vm_config *c);
+
+/* ---- the entropy device (cli_rng.c) ---- */
+int cli_opt_object(struct cli_state *st, const struct cli_opt *o, const char *arg);
+/* -device virtio-rng-device, from cli_opt_device */
+bool cli_is_rng_driver(const char *drv);
+int cli_device_rng(struct cli_state *st, const char *opt, const struct props *pr);
+/* The device's rng= must name an -object rng-random; its filename goes into the config. */
+int cli_resolve_rng(struct cli_state *st);
+void cli_print_rng(FILE *out, const struct vm_config *c);
 
 #endif

@@ -408,6 +408,59 @@ static const struct sup_kind_ops vsock_ops = {
 	.start_fd = vsock_start_fd,
 };
 
+/* ---- rng: -object rng-random + -device virtio-rng-device, bulkhead-rng ---- */
+
+/* The entropy source: a character device (a regular file would run dry, and a guest that
+ * reads on would get nothing), opened here like a disk image, nonblocking for the worker. */
+static int rng_open_boot(struct supervisor *s)
+{
+	const struct vm_rng *r = &s->cfg->rng;
+	unsigned slot = worker_kinds[WORKER_RNG].first_slot;
+	struct sup_node *n = &s->node[slot];
+	struct stat st;
+
+	if (!r->present)
+		return 0;
+	*n = (struct sup_node){ .used = true, .kind = WORKER_RNG, .rng = *r, .slot = (int)slot,
+				.fds = { -1 } };
+	snprintf(n->id, sizeof(n->id), "%s", r->object);
+	s->worker[slot] = (struct worker){ .kind = WORKER_RNG, .node = n, .slot = slot,
+					   .pid = -1 };
+	n->fds[0] = open(r->filename, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (n->fds[0] < 0)
+		return sup_open_error("-object rng-random: filename", r->filename);
+	n->nfds = 1;
+	if (fstat(n->fds[0], &st) < 0 || !S_ISCHR(st.st_mode)) {
+		fprintf(stderr, "bulkhead: -object rng-random: filename '%s' is not a character "
+			"device (such as /dev/urandom)\n", r->filename);
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned rng_nboot(const struct vm_config *c)
+{
+	return c->rng.present;
+}
+
+static int rng_args(const struct supervisor *s UNUSED, const struct sup_node *n,
+		    struct sup_args *a)
+{
+	const struct vm_rng *r = &n->rng;
+
+	if (sup_arg(a, "--source-fd=4") < 0 || sup_arg(a, "--period=%llu",
+							(unsigned long long)r->period_ms) < 0 ||
+	    sup_arg(a, "--max-bytes=%llu", (unsigned long long)r->max_bytes) < 0)
+		return -1;
+	return sup_arg(a, "--name=%s", r->id[0] ? r->id : r->object);
+}
+
+static const struct sup_kind_ops rng_ops = {
+	.open_boot = rng_open_boot,
+	.nboot = rng_nboot,
+	.args = rng_args,
+};
+
 void sup_node_close(struct sup_node *n)
 {
 	if (n->kind == WORKER_NET && n->nfds > n->net.queues)
@@ -422,4 +475,5 @@ const struct sup_kind_ops *const sup_kind_ops[WORKER_KIND_MAX] = {
 	[WORKER_BLK] = &blk_ops,
 	[WORKER_NET] = &net_ops,
 	[WORKER_VSOCK] = &vsock_ops,
+	[WORKER_RNG] = &rng_ops,
 };

@@ -198,6 +198,12 @@ static int send_config(struct supervisor *s)
 		cc.slot_kind[slot] = c->vsock.chardev[0] ? IPC_DEV_VHOST_USER_VSOCK : IPC_DEV_VSOCK;
 		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->vsock.id);
 	}
+	if (c->rng.present) {
+		unsigned slot = worker_kinds[WORKER_RNG].first_slot;
+
+		cc.slot_kind[slot] = IPC_DEV_RNG;
+		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->rng.id);
+	}
 	memcpy(cc.slot_mac, s->slot_mac, sizeof(s->slot_mac));
 	snprintf(cc.cmdline, sizeof(cc.cmdline), "%s", c->cmdline);
 	r = stats_for_core(s, &cc, &f);

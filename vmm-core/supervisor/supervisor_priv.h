@@ -53,6 +53,7 @@ struct sup_node {
 		struct vm_drive d;    /* blk */
 		struct vm_net net;    /* net: its MAC is always set here */
 		struct vm_vsock vsock;
+		struct vm_rng rng;
 	};
 	int slot;                     /* the worker serving it, or -1 */
 };

@@ -60,6 +60,7 @@ struct world {
 	int client_fd;
 	int clients[16], nclients;
 	int efd;               /* eventfd */
+	int rng;               /* /dev/urandom: dev-rng's entropy source */
 	int epfd;
 	struct io_uring ring;
 	pid_t victim;          /* another process, for kill/ptrace */
@@ -138,9 +139,12 @@ static int world_init(void)
 		return -1;
 	W.listen_fd = listener();
 	W.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* not close-on-exec: like the source the supervisor passes, an inherited fd, which dev-blk
+	 * (keep_cloexec) must close since it does not list it */
+	W.rng = open("/dev/urandom", O_RDONLY | O_NONBLOCK);
 	W.epfd = epoll_create1(EPOLL_CLOEXEC);
 	ev.data.fd = W.efd;
-	if (W.listen_fd < 0 || W.efd < 0 || W.epfd < 0 || epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.efd, &ev) < 0)
+	if (W.listen_fd < 0 || W.efd < 0 || W.rng < 0 || W.epfd < 0 || epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.efd, &ev) < 0)
 		return -1;
 	if (io_uring_queue_init(8, &W.ring, 0) < 0)
 		return -1;
@@ -180,6 +184,7 @@ static void enter(void)
 	int qmpd[] = { W.sp[1], W.listen_fd, W.epfd };
 	int net[] = { W.ram, W.sp[1], W.efd, W.epfd };
 	int vsock[] = { W.ram, W.sp[1], W.listen_fd, W.efd, W.epfd };
+	int rng[] = { W.ram, W.sp[1], W.listen_fd, W.efd, W.epfd, W.rng };
 	struct sandbox_opts o = { .keep_cloexec = cur == SANDBOX_DEV_BLK, .no_seccomp = no_seccomp };
 	const int *keep = all;
 	unsigned n = 6;
@@ -190,6 +195,7 @@ static void enter(void)
 	case SANDBOX_QMPD: keep = qmpd; n = 3; break;
 	case SANDBOX_DEV_NET: keep = net; n = 4; break;
 	case SANDBOX_DEV_VSOCK: keep = vsock; n = 5; break;
+	case SANDBOX_DEV_RNG: keep = rng; n = 6; break;
 	default: break;
 	}
 	if (sandbox_enter(cur == SANDBOX_CORE_VCPU ? SANDBOX_CORE_CONTROL : cur, keep, n, &o) < 0)
@@ -322,7 +328,7 @@ static const struct forbidden vcpu_only[] = {
 #define KINDS_CORE     (KIND(SANDBOX_CORE_CONTROL) | KIND(SANDBOX_CORE_VCPU))
 /* the kinds whose loop is libevent's: its gettime() re-reads the wall clock every 5 s */
 #define KINDS_LIBEVENT (KIND(SANDBOX_QMPD) | KIND(SANDBOX_DEV_BLK) | KIND(SANDBOX_DEV_NET) | \
-			KIND(SANDBOX_DEV_VSOCK))
+			KIND(SANDBOX_DEV_VSOCK) | KIND(SANDBOX_DEV_RNG))
 
 static struct timespec tc_ts;
 static struct timeval tc_tv;
@@ -681,6 +687,20 @@ static void need_vsock(void)
 	NEED(shutdown(c, SHUT_WR) == 0, "shutdown");
 }
 
+static void need_rng(void)
+{
+	char b[64];
+	struct iovec iov[2] = { { b, 16 }, { b + 16, 48 } };
+	struct epoll_event ev;
+	int c;
+
+	need_msg();
+	NEED(readv(W.rng, iov, 2) == 64, "readv from the entropy source");
+	NEED(epoll_wait(W.epfd, &ev, 1, 0) >= 0, "epoll_wait");
+	NEED((c = accept4(W.listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0, "accept4");
+	NEED(unlink("/x") < 0 && errno == EPERM, "unlink answered EPERM");
+}
+
 static void needed_body(void *arg)
 {
 	int leak = open("/dev/null", O_RDONLY);     /* inherited junk: must be closed */
@@ -701,6 +721,7 @@ static void needed_body(void *arg)
 	case SANDBOX_DEV_BLK: need_blk(); break;
 	case SANDBOX_QMPD: need_qmpd(); break;
 	case SANDBOX_DEV_NET: need_net(); break;
+	case SANDBOX_DEV_RNG: need_rng(); break;
 	default: need_vsock(); break;
 	}
 	NEED(write(W.sp[1], "R", 1) == 1, "telling the parent");
