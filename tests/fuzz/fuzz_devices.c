@@ -95,7 +95,14 @@ static int f_get_config(struct vmmio *t, uint8_t *buf, uint32_t len)
 	return 0;
 }
 
-static const struct vmmio_ops slot_ops = { f_start, f_reset, f_get_config };
+/* only a queue the transport has may be passed on */
+static void f_notify(struct vmmio *t, unsigned qidx)
+{
+	if (qidx >= t->nqueues)
+		abort();
+}
+
+static const struct vmmio_ops slot_ops = { f_start, f_reset, f_get_config, f_notify };
 
 static int64_t fixed_now(void)
 {

@@ -302,10 +302,12 @@ static void write_reg(struct vmmio *t, uint64_t off, uint32_t val)
 	case VMMIO_QUEUE_USED_LOW:
 	case VMMIO_QUEUE_USED_HIGH:     write_queue(t, off, val); break;
 	case VMMIO_QUEUE_NOTIFY:
-		/* the ioeventfd takes valid kicks while a backend runs; what lands here has
-		 * nobody to go to (no backend yet, or a bad queue index) */
+		/* the ioeventfd takes valid kicks while a backend runs; one that lands here
+		 * anyway (a write of another width, or before the backend runs) goes on to it */
 		if (val >= t->nqueues)
 			log_warnx_rl(&t->rl, "%s: notify for queue %u of %u", t->name, val, t->nqueues);
+		else if (t->ops->notify)
+			t->ops->notify(t, val);
 		break;
 	case VMMIO_INTERRUPT_ACK:       t->int_status &= ~(val & VMMIO_INT_CONFIG); break;
 	case VMMIO_STATUS:              set_status(t, val); break;

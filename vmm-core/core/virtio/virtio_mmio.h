@@ -77,6 +77,9 @@ struct vmmio_ops {
 	void (*reset)(struct vmmio *t);
 	/* Fill buf with len bytes of device config space; 0 or -errno. */
 	int (*get_config)(struct vmmio *t, uint8_t *buf, uint32_t len);
+	/* A QueueNotify for queue qidx (< nqueues) that reached the core, not the backend's
+	 * ioeventfd: pass it on, or the driver may wait forever for its request. NULL: none. */
+	void (*notify)(struct vmmio *t, unsigned qidx);
 };
 
 struct vmmio_queue {

@@ -37,6 +37,7 @@ struct vu_slot {
 	struct vu_inflight inflight;
 
 	int kick_fd[VMMIO_MAX_QUEUES];
+	uint64_t kicks_passed;      /* kicks that reached the core and went on (slot_notify) */
 	bool kick_registered[VMMIO_MAX_QUEUES];
 	int call_fd;
 	bool call_registered;
