@@ -7,6 +7,8 @@ set -euo pipefail
 PKGS=(
 	# build
 	build-essential meson ninja-build pkg-config clang
+	# bulkhead(1) from bulkhead --help
+	help2man
 	# clang's sanitizer and libFuzzer runtimes for the fuzz build (scripts/fuzz.sh): Debian 12's
 	# libclang-common-14-dev only recommends them, and we install without recommends
 	libclang-rt-dev
