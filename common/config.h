@@ -38,6 +38,7 @@
 #define VM_RNG_MAX_BYTES (1ULL << 31)    /* max-bytes= per period */
 #define VM_RNG_MAX_PERIOD 1000000        /* period=, milliseconds */
 #define VM_RNG_DEFAULT_PERIOD 1000
+#define VM_MAX_CONSOLES  1               /* one virtio console (hvc0), in a slot of its own */
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread][,poll-us], with what its
  * -device virtio-blk-device adds (id, serial, iothread, num-queues) */
@@ -128,6 +129,18 @@ struct vm_rng {
 	uint64_t period_ms;                  /* 1..VM_RNG_MAX_PERIOD, default 1000 */
 };
 
+/* -device virtio-serial-device[,id=] with -device virtconsole,chardev=C[,id=][,nr=0] on it and
+ * -chardev socket,id=C,path=P,server,nowait: the guest's hvc0 on a unix socket bulkhead
+ * listens on at P, served by bulkhead-hvc (one port, the console). */
+struct vm_console {
+	bool present;                        /* the virtconsole */
+	bool has_bus;                        /* the virtio-serial-device */
+	char bus_id[VM_ID_MAX + 1];
+	char id[VM_ID_MAX + 1];
+	char chardev[VM_ID_MAX + 1];
+	char path[VM_SUN_PATH_MAX];          /* the chardev's path, once resolved */
+};
+
 enum vm_disk_kind { VM_DISK_DRIVE = 1, VM_DISK_VHOST_USER };
 
 /* A guest disk: virtio-mmio slot i is disks[i], in command-line order. */
@@ -172,6 +185,7 @@ struct vm_config {
 	struct vm_net nets[VM_MAX_NICS];
 	struct vm_vsock vsock;
 	struct vm_rng rng;
+	struct vm_console console;
 };
 
 #endif

@@ -78,6 +78,7 @@ enum ipc_dev_kind {
 	IPC_DEV_VSOCK,         /* bulkhead-vsock, restarted by the supervisor when it dies */
 	IPC_DEV_VHOST_USER_VSOCK,  /* an external vhost-user-vsock backend; not restarted */
 	IPC_DEV_RNG,           /* bulkhead-rng, restarted by the supervisor when it dies */
+	IPC_DEV_CONSOLE,       /* bulkhead-hvc, restarted by the supervisor when it dies */
 	IPC_DEV_KIND_MAX,
 };
 

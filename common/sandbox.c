@@ -44,6 +44,7 @@ static const struct sandbox_profile *const profiles[SANDBOX_KIND_MAX] = {
 	[SANDBOX_DEV_NET] = &sandbox_profile_dev_net,
 	[SANDBOX_DEV_VSOCK] = &sandbox_profile_dev_vsock,
 	[SANDBOX_DEV_RNG] = &sandbox_profile_dev_rng,
+	[SANDBOX_DEV_CONSOLE] = &sandbox_profile_dev_console,
 };
 
 const struct sandbox_profile *sandbox_profile(enum sandbox_kind kind)

@@ -18,6 +18,7 @@ enum sandbox_kind {
 	SANDBOX_DEV_NET,
 	SANDBOX_DEV_VSOCK,
 	SANDBOX_DEV_RNG,
+	SANDBOX_DEV_CONSOLE,
 	SANDBOX_KIND_MAX,
 };
 
@@ -91,6 +92,7 @@ extern const struct sandbox_profile sandbox_profile_dev_blk;
 extern const struct sandbox_profile sandbox_profile_dev_net;
 extern const struct sandbox_profile sandbox_profile_dev_vsock;
 extern const struct sandbox_profile sandbox_profile_dev_rng;
+extern const struct sandbox_profile sandbox_profile_dev_console;
 
 const struct sandbox_profile *sandbox_profile(enum sandbox_kind kind);
 /* "dev-blk" -> SANDBOX_DEV_BLK; -1 for an unknown name */

@@ -104,21 +104,27 @@ static void vsock_unplugged_config(uint8_t *cfg)
 
 static const char *const vsock_drivers[] = { "vsock", "vhost-vsock-device", NULL };
 
-/* ---- rng: bulkhead-rng (dev-rng/) ---- */
+/* ---- rng: bulkhead-rng (dev-rng/); console: bulkhead-hvc (dev-console/) ---- */
 
-/* virtio-rng has no config space; never unplugged (fixed) */
-static void rng_empty_config(uint8_t *cfg, const uint8_t mac[6])
+/* Fixed kinds whose config space is all zero (virtio-rng has none; the console offers neither
+ * SIZE nor MULTIPORT, so its fields mean nothing) and never unplugged. */
+static void zero_empty_config(uint8_t *cfg, const uint8_t mac[6])
 {
 	(void)cfg;
 	(void)mac;
 }
 
-static void rng_unplugged_config(uint8_t *cfg)
+static void zero_unplugged_config(uint8_t *cfg)
 {
 	(void)cfg;
 }
 
 static const char *const rng_drivers[] = { "virtio-rng-device", NULL };
+
+#define CONSOLE_CONFIG_LEN 12     /* struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr */
+
+/* the port; its bus, virtio-serial-device, is the command line's business (cli_console.c) */
+static const char *const console_drivers[] = { "virtconsole", NULL };
 
 const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 	[WORKER_BLK] = {
@@ -199,8 +205,8 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS,
 		.nslots = VM_MAX_RNGS,
 		.config_len = 0,
-		.empty_config = rng_empty_config,
-		.unplugged_config = rng_unplugged_config,
+		.empty_config = zero_empty_config,
+		.unplugged_config = zero_unplugged_config,
 		.empty_features = 1ULL << 32,
 		.empty_queues = 1,      /* requestq */
 		.drivers = rng_drivers,
@@ -208,10 +214,32 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.restart_burst = 5,
 		.restart_window_s = 10,
 	},
+	[WORKER_CONSOLE] = {
+		.name = "console",
+		.noun = "console",
+		.slot_class = "console",
+		.program = "bulkhead-hvc",
+		.build_dir = "dev-console",
+		.sandbox = SANDBOX_DEV_CONSOLE,
+		.ipc_dev = IPC_DEV_CONSOLE,
+		.ipc_dev_external = IPC_DEV_NONE,
+		.virtio_id = VIRTIO_ID_CONSOLE,
+		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS,
+		.nslots = VM_MAX_CONSOLES,
+		.config_len = CONSOLE_CONFIG_LEN,
+		.empty_config = zero_empty_config,
+		.unplugged_config = zero_unplugged_config,
+		.empty_features = 1ULL << 32,
+		.empty_queues = 2,      /* receiveq0, transmitq0 */
+		.drivers = console_drivers,
+		.fixed = true,
+		.restart_burst = 5,
+		.restart_window_s = 10,
+	},
 };
 
-_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS == WORKER_SLOTS,
-	       "the core's slots: disks, NICs, vsock, rng");
+_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS + VM_MAX_CONSOLES ==
+	       WORKER_SLOTS, "the core's slots: disks, NICs, vsock, rng, console");
 _Static_assert(sizeof(struct virtio_vsock_config) == VSOCK_CONFIG_LEN, "VSOCK_CONFIG_LEN");
 _Static_assert(WORKER_SLOTS <= IPC_MAX_SLOTS, "IPC_MAX_SLOTS");
 _Static_assert(VM_MAX_NICS == QMP_MAX_NICS, "query-net-stats has room for every NIC slot");

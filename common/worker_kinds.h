@@ -21,12 +21,13 @@ enum worker_kind {
 	WORKER_NET,
 	WORKER_VSOCK,
 	WORKER_RNG,
+	WORKER_CONSOLE,
 	WORKER_KIND_MAX,
 };
 
 /* All the core's virtio-mmio slots, every kind's range together: 6 disks, 2 NICs, a vsock,
- * an rng. */
-#define WORKER_SLOTS 10
+ * an rng, a console. */
+#define WORKER_SLOTS 11
 
 /* Longest config space any kind has (the transport's VMMIO_CONFIG_MAX is at least this). */
 #define WORKER_CONFIG_MAX 256

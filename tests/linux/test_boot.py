@@ -4,11 +4,14 @@ the guest, 256 MiB and 4 GiB of RAM seen as MemTotal, the serial console both wa
 typed on bulkhead's stdin reaches the guest shell, its answer comes back), and a guest whose
 whole configuration comes from a StratoVirt JSON file (-config), the command line overriding
 its vcpu_count; and the virtio-rng device (-object rng-random + -device virtio-rng-device)
-as the guest's hardware RNG, through a worker restart and under its rate limit."""
+as the guest's hardware RNG, through a worker restart and under its rate limit; and the
+virtio console (hvc0) on a unix socket: output buffered while no client is there, input
+both ways, a client that leaves and comes back, a worker that is killed and restarted."""
 
 import json
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -147,6 +150,76 @@ echo "SECONDS=$(awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }')"
     vm.expect_end(0, r"the guest powered off")
 
 
+def console_read(sock_path, want, timeout=60):
+    """Connect to the console socket and read until want (bytes) came; returns what came."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(timeout)
+    c.connect(sock_path)
+    got = b""
+    dl = Deadline(timeout)
+    while want not in got:
+        check(not dl.expired(), "the console gave %r, not %r" % (got, want))
+        b = c.recv(4096)
+        check(b, "the console closed after %r, before %r" % (got, want))
+        got += b
+    return c, got
+
+
+def console(env):
+    """-device virtio-serial-device -device virtconsole on a server,nowait -chardev socket:
+    what the guest writes to /dev/hvc0 before any client comes is buffered and read by the
+    first; a line sent by the client reaches the guest; the client leaves, the guest writes,
+    a new client gets it; bulkhead-hvc is killed, the socket stays, the next client gets
+    what the guest writes after the restart."""
+    env.restarts_expected = True
+    path = env.path("con.sock")
+    extra = ["-device", "virtio-serial-device,id=virtio-serial0",
+             "-chardev", "socket,id=charconsole0,path=%s,server,nowait" % path,
+             "-device", "virtconsole,chardev=charconsole0,id=virtio-console0,nr=0"]
+    script = r"""
+stty -F /dev/hvc0 raw -echo
+head -n1 /dev/hvc0 >/tmp/in &
+echo CONSOLE-HELLO-1 >/dev/hvc0
+echo STEP=1
+read -r line
+wait
+echo "GOT=$(cat /tmp/in)"
+read -r line
+echo CONSOLE-HELLO-2 >/dev/hvc0
+echo STEP=2
+read -r line
+echo CONSOLE-HELLO-3 >/dev/hvc0
+echo STEP=3
+"""
+    vm = env.linux(script, qmp=False, extra=extra).start(stdin=True)
+    check(vm.value("STEP") == "1", "the guest script did not start")
+    check(oct(os.stat(path).st_mode & 0o777) == "0o600", "the console socket is mode %o"
+          % (os.stat(path).st_mode & 0o777))
+    c, _ = console_read(path, b"CONSOLE-HELLO-1")
+    c.sendall(b"from-the-host\n")
+    vm.type_line("go")
+    check(vm.value("GOT") == "from-the-host", "the guest read %r" % vm.value("GOT"))
+    c.close()
+    vm.type_line("go")
+    vm.wait_serial(r"^STEP=2")
+    c, _ = console_read(path, b"CONSOLE-HELLO-2")
+    c.close()
+    old = sorted(p for p in vm.children("bulkhead-hvc") if proc_alive(p))
+    check(len(old) == 1, "want one bulkhead-hvc, found %r" % old)
+    os.kill(old[0], signal.SIGKILL)
+    dl = Deadline(30)
+    while sorted(p for p in vm.children("bulkhead-hvc") if proc_alive(p)) in ([], old):
+        check(not dl.expired(), "no new bulkhead-hvc 30 s after the kill\n" + vm.logs())
+        time.sleep(0.1)
+    vm.type_line("go")
+    vm.wait_serial(r"^STEP=3")
+    c, _ = console_read(path, b"CONSOLE-HELLO-3")
+    c.close()
+    vm.test_exit()
+    vm.expect_end(0, r"the guest powered off")
+    check(not os.path.exists(path), "the console socket is left behind")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([bzimage_1cpu_256m, elf_vmlinux_2cpus_256m, bzimage_4cpus_4g,
-                        serial_both_ways, json_config, rng, rng_rate_limit]))
+                        serial_both_ways, json_config, rng, rng_rate_limit, console]))

@@ -2,7 +2,7 @@
  * The StratoVirt-compatible command line of `bulkhead`: a table of option descriptors, each
  * with a handler filling struct vm_config (-machine, -smp, ... here; -drive, -device, -chardev
  * in cli_disks.c; -netdev in cli_nets.c; the vsock -device in cli_vsock.c; -object and the rng
- * -device in cli_rng.c), property lists split by cli_props.c. -config's JSON file (cli_json.c) is applied first, through the same
+ * -device in cli_rng.c; the console's -devices in cli_console.c), property lists split by cli_props.c. -config's JSON file (cli_json.c) is applied first, through the same
  * handlers, so the rest of the line overrides it.
  * Every error is one line naming the option; the caller prefixes "bulkhead: " and exits 2.
  */
@@ -393,10 +393,12 @@ static const struct cli_opt cli_opts[] = {
 	  "virtio-net-device,netdev=ID[,id=DEV][,mac=MAC][,mq=on|off] | "
 	  "vsock,id=ID,guest-cid=N[,uds-path=PATH|,vhostfd=FD] | "
 	  "vhost-user-vsock-device,chardev=C[,id=DEV] | "
-	  "virtio-rng-device,rng=OBJ[,id=DEV][,max-bytes=N][,period=MS]",
-	  "a disk device, a NIC for a -netdev, the VM's vsock device, or its entropy device "
+	  "virtio-rng-device,rng=OBJ[,id=DEV][,max-bytes=N][,period=MS] | "
+	  "virtio-serial-device[,id=DEV] | virtconsole,chardev=C[,id=DEV][,nr=0]",
+	  "a disk device, a NIC for a -netdev, the VM's vsock device, its entropy device "
 	  "(max-bytes 1-2147483648 per period of 1-1000000 ms, default 1000; no limit without "
-	  "max-bytes)", cli_opt_device },
+	  "max-bytes), or its console (hvc0) on a server,nowait -chardev socket, with its "
+	  "virtio-serial-device", cli_opt_device },
 	{ "-object", ARG_REQUIRED, "rng-random,id=OBJ[,filename=PATH]",
 	  "an entropy source for virtio-rng-device (a character device, absolute path; default "
 	  "/dev/urandom; max 4)", cli_opt_object },
@@ -407,8 +409,9 @@ static const struct cli_opt cli_opts[] = {
 	  "vhost-user backend for a -device virtio-net-device, or with netdev= a NIC by itself "
 	  "(max 2 NICs)", cli_opt_netdev },
 	{ "-chardev", ARG_REQUIRED, "socket,id=C,path=PATH[,server][,nowait]",
-	  "a unix socket (for vhost-user-blk-device and -netdev vhost-user: an external "
-	  "backend to connect to)", cli_opt_chardev },
+	  "a unix socket: an external vhost-user backend to connect to (vhost-user-blk-device, "
+	  "-netdev vhost-user, vhost-user-vsock-device), or with server,nowait the console's "
+	  "socket, made mode 0600 and removed at exit (virtconsole)", cli_opt_chardev },
 	{ "-runas", ARG_REQUIRED, "USER[:GROUP]", "bulkhead extension: when started as root, run "
 	  "every child (core, bulkhead-blk, qmpd) as USER, with no supplementary groups",
 	  opt_runas },
@@ -476,6 +479,8 @@ static int check_config(struct cli_state *st)
 		ret = cli_resolve_nets(st);
 	if (!ret)
 		ret = cli_resolve_rng(st);
+	if (!ret)
+		ret = cli_resolve_console(st);
 	if (ret)
 		return ret;
 	if (st->cfg->kernel[0] == '\0')
@@ -619,4 +624,5 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	cli_print_nets(out, cfg);
 	cli_print_vsock(out, cfg);
 	cli_print_rng(out, cfg);
+	cli_print_console(out, cfg);
 }

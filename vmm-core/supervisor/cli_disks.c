@@ -227,6 +227,8 @@ int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *ar
 		return cli_device_vsock(st, o->name, drv, &pr);
 	if (cli_is_rng_driver(drv))
 		return cli_device_rng(st, o->name, &pr);
+	if (cli_is_console_driver(drv))
+		return cli_device_console(st, o->name, drv, &pr);
 	return cli_fail(st, "%s: driver '%s' is not supported", o->name, drv);
 }
 
@@ -258,10 +260,14 @@ static int bind_blk_devices(struct cli_state *st)
 	return 0;
 }
 
-/* One external backend per chardev, one that exists, and one bulkhead connects to. */
-static int use_chardev(struct cli_state *st, bool *used, const char *opt, const char *id)
+/* One device per chardev, one that exists: a client socket for an external vhost-user
+ * backend (bulkhead connects to it), a server one for the console (bulkhead listens there and
+ * starts the VM without waiting for a client). */
+static int use_chardev(struct cli_state *st, bool *used, const char *opt, const char *id,
+		       bool server)
 {
 	struct vm_config *c = st->cfg;
+	const struct vm_chardev *ch;
 	unsigned j;
 
 	for (j = 0; j < c->nchardevs && strcmp(c->chardevs[j].id, id); j++)
@@ -270,30 +276,44 @@ static int use_chardev(struct cli_state *st, bool *used, const char *opt, const 
 		return cli_fail(st, "%s: chardev '%s' is not defined", opt, id);
 	if (used[j])
 		return cli_fail(st, "%s: chardev '%s' is used by more than one device", opt, id);
+	ch = &c->chardevs[j];
 	/* bulkhead connects to the backend; a listening chardev would wait for it */
-	if (c->chardevs[j].server)
+	if (!server && ch->server)
 		return cli_fail(st, "%s: chardev '%s' must be a client socket (no server) for a "
 			    "vhost-user backend", opt, id);
+	if (server && !(ch->server && ch->nowait))
+		return cli_fail(st, "%s: chardev '%s' must be server,nowait for virtconsole "
+			    "(bulkhead listens there; the VM does not wait for a client)", opt, id);
 	used[j] = true;
 	return 0;
 }
 
-/* -device vhost-user-blk-device, -netdev vhost-user and -device vhost-user-vsock-device */
-static int bind_vhost_user(struct cli_state *st)
+/* -device vhost-user-blk-device, -netdev vhost-user, -device vhost-user-vsock-device and the
+ * console's virtconsole */
+static int bind_chardevs(struct cli_state *st)
 {
 	struct vm_config *c = st->cfg;
 	bool used[VM_MAX_CHARDEVS] = { false };
 	int ret;
 
 	for (unsigned i = 0; i < c->nvhost_user_blk; i++)
-		if ((ret = use_chardev(st, used, "-device", c->vhost_user_blk[i].chardev)))
+		if ((ret = use_chardev(st, used, "-device", c->vhost_user_blk[i].chardev, false)))
 			return ret;
 	for (unsigned i = 0; i < c->nnets; i++)
 		if (c->nets[i].chardev[0] &&
-		    (ret = use_chardev(st, used, "-netdev", c->nets[i].chardev)))
+		    (ret = use_chardev(st, used, "-netdev", c->nets[i].chardev, false)))
 			return ret;
-	if (c->vsock.chardev[0])
-		return use_chardev(st, used, "-device", c->vsock.chardev);
+	if (c->vsock.chardev[0] &&
+	    (ret = use_chardev(st, used, "-device", c->vsock.chardev, false)))
+		return ret;
+	if (c->console.present) {
+		if ((ret = use_chardev(st, used, "-device", c->console.chardev, true)))
+			return ret;
+		for (unsigned j = 0; j < c->nchardevs; j++)
+			if (!strcmp(c->chardevs[j].id, c->console.chardev))
+				snprintf(c->console.path, sizeof(c->console.path), "%s",
+					 c->chardevs[j].path);
+	}
 	return 0;
 }
 
@@ -309,7 +329,7 @@ int cli_resolve_disks(struct cli_state *st)
 	struct vm_config *c = st->cfg;
 	int ret;
 
-	if ((ret = bind_blk_devices(st)) || (ret = bind_vhost_user(st)))
+	if ((ret = bind_blk_devices(st)) || (ret = bind_chardevs(st)))
 		return ret;
 	if (c->ndrives + c->nvhost_user_blk > VM_MAX_DISKS)
 		return cli_fail(st, "-device: at most %d disks in all (-drive and vhost-user-blk-device)",

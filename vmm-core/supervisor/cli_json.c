@@ -44,11 +44,17 @@ struct jkey {
 				  * large, since the option's own check would not name the key */
 };
 
+struct jctx;
+
 struct jsection {
 	const char *name;
 	const char *option;      /* every entry is one such option; NULL: one option per key */
 	const char *driver;      /* -device's leading word */
+	const char *flags;       /* bare properties after the keys ("server,nowait"), or NULL */
 	bool array;              /* a list of entries */
+	bool either;             /* an entry, or a list of them (the manuals differ) */
+	/* what else an entry needs on the command line, once its option went well */
+	int (*then)(struct jctx *j, yajl_val obj);
 	const struct jkey *keys;
 	size_t nkeys;
 };
@@ -114,7 +120,19 @@ static const struct jkey serial_keys[] = {
 	K_BOOL("stdio", "-serial", NULL),
 };
 
-#define SECTION(n, opt, drv, arr, k) { n, opt, drv, arr, k, ARRAY_SIZE(k) }
+/* The console: its socket (-chardev socket,id=,path=,server,nowait; then_console adds the
+ * virtio-serial-device and the virtconsole on it). One manual writes an object, another a
+ * list of one. */
+static const struct jkey console_keys[] = {
+	K_REQ("console_id", "id", J_STR, 0, 0),
+	{ .name = "socket_path", .prop = "path", .kind = J_STR, .required = true,
+	  .size = VM_SUN_PATH_MAX },
+};
+
+static int then_console(struct jctx *j, yajl_val obj);
+
+#define SECTION(n, opt, drv, arr, k) { .name = n, .option = opt, .driver = drv, .array = arr, \
+				       .keys = k, .nkeys = ARRAY_SIZE(k) }
 
 /* In the order they are applied: iothreads before the devices that name them. */
 static const struct jsection sections[] = {
@@ -125,10 +143,13 @@ static const struct jsection sections[] = {
 	SECTION("net", "-netdev", NULL, true, net_keys),
 	SECTION("vsock", "-device", "vsock", false, vsock_keys),
 	SECTION("serial", NULL, NULL, false, serial_keys),
+	{ .name = "console", .option = "-chardev", .driver = "socket", .flags = "server,nowait",
+	  .either = true, .then = then_console, .keys = console_keys,
+	  .nkeys = ARRAY_SIZE(console_keys) },
 };
 
 /* Devices bulkhead does not have: refused by name, never skipped. */
-static const char *const unsupported[] = { "console", "balloon" };
+static const char *const unsupported[] = { "balloon" };
 
 /* "-config FILE: WHERE.KEY: MESSAGE"; no key names the object, an empty where the top. */
 PRINTF(4, 5) static int jfail(const struct jctx *j, const char *where, const char *key,
@@ -462,10 +483,28 @@ static int apply_joined(struct jctx *j, const struct jsection *s, yajl_val obj)
 	}
 	if (ret)
 		return ret;
+	if (s->flags) {
+		/* as they are, not escaped: their commas separate properties */
+		arg_put(&a, ',');
+		for (const char *f = s->flags; *f; f++)
+			arg_put(&a, *f);
+	}
 	if (a.full)
 		return jfail(j, j->where, NULL, "too long for %s (at most %d characters)", s->option,
 			     PROPS_BUF - 1);
-	return run(j, s->option, a.s, s->keys, s->nkeys, NULL);
+	ret = run(j, s->option, a.s, s->keys, s->nkeys, NULL);
+	return !ret && s->then ? s->then(j, obj) : ret;
+}
+
+static int then_console(struct jctx *j, yajl_val obj)
+{
+	struct jarg a = { .n = 0 };
+	int ret = run(j, "-device", "virtio-serial-device", console_keys,
+		      ARRAY_SIZE(console_keys), NULL);
+
+	arg_add(&a, NULL, "virtconsole");
+	arg_add(&a, "chardev", member(obj, "console_id")->u.string);
+	return ret ? ret : run(j, "-device", a.s, console_keys, ARRAY_SIZE(console_keys), NULL);
 }
 
 static const struct jkey *find_key(const struct jsection *s, const char *name)
@@ -511,7 +550,7 @@ static int apply_section(struct jctx *j, const struct jsection *s, yajl_val v)
 	int ret = 0;
 
 	snprintf(j->where, sizeof(j->where), "%s", s->name);
-	if (!s->array)
+	if (!s->array && !(s->either && YAJL_IS_ARRAY(v)))
 		return apply_object(j, s, v);
 	if (!YAJL_IS_ARRAY(v))
 		return jfail(j, s->name, NULL, "must be an array");

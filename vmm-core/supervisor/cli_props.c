@@ -282,6 +282,8 @@ int cli_check_dev_id(struct cli_state *st, const char *opt, const char *id)
 		used |= c->nets[i].has_device && !strcmp(c->nets[i].dev_id, id);
 	used |= c->vsock.present && !strcmp(c->vsock.id, id);
 	used |= c->rng.present && !strcmp(c->rng.id, id);
+	used |= c->console.present && !strcmp(c->console.id, id);
+	used |= c->console.has_bus && !strcmp(c->console.bus_id, id);
 	return used ? cli_fail(st, "%s: id '%s' is used by another device", opt, id) : 0;
 }
 

@@ -177,4 +177,13 @@ int cli_device_rng(struct cli_state *st, const char *opt, const struct props *pr
 int cli_resolve_rng(struct cli_state *st);
 void cli_print_rng(FILE *out, const struct vm_config *c);
 
+/* ---- the console (cli_console.c) ---- */
+/* -device virtio-serial-device / virtconsole, from cli_opt_device */
+bool cli_is_console_driver(const char *drv);
+int cli_device_console(struct cli_state *st, const char *opt, const char *drv,
+		       const struct props *pr);
+/* The port and its bus come together (its chardev is bound in cli_resolve_disks). */
+int cli_resolve_console(struct cli_state *st);
+void cli_print_console(FILE *out, const struct vm_config *c);
+
 #endif

@@ -461,12 +461,61 @@ static const struct sup_kind_ops rng_ops = {
 	.args = rng_args,
 };
 
+/* ---- console: virtconsole on a -chardev socket we listen on, bulkhead-hvc ---- */
+
+/* The socket the console's clients connect to is made here (the worker creates no files) and
+ * kept across worker restarts: a client reconnects to the same path. */
+static int console_open_boot(struct supervisor *s)
+{
+	const struct vm_console *c = &s->cfg->console;
+	unsigned slot = worker_kinds[WORKER_CONSOLE].first_slot;
+	struct sup_node *n = &s->node[slot];
+
+	if (!c->present)
+		return 0;
+	*n = (struct sup_node){ .used = true, .kind = WORKER_CONSOLE, .slot = (int)slot,
+				.fds = { -1 } };
+	n->console.cfg = *c;
+	snprintf(n->id, sizeof(n->id), "%s", c->chardev);
+	s->worker[slot] = (struct worker){ .kind = WORKER_CONSOLE, .node = n, .slot = slot,
+					   .pid = -1 };
+	if (sup_listen_unix(&n->console.sock, "-chardev console socket", c->path) < 0)
+		return -1;
+	n->fds[0] = n->console.sock.fd;
+	n->console.sock.fd = -1;        /* the node's now: sup_node_close closes it */
+	n->nfds = 1;
+	return 0;
+}
+
+static unsigned console_nboot(const struct vm_config *c)
+{
+	return c->console.present;
+}
+
+static int console_args(const struct supervisor *s UNUSED, const struct sup_node *n,
+			struct sup_args *a)
+{
+	const struct vm_console *c = &n->console.cfg;
+
+	if (sup_arg(a, "--listen-fd=4") < 0)
+		return -1;
+	return sup_arg(a, "--name=%s", c->id[0] ? c->id : c->chardev);
+}
+
+static const struct sup_kind_ops console_ops = {
+	.open_boot = console_open_boot,
+	.nboot = console_nboot,
+	.args = console_args,
+};
+
 void sup_node_close(struct sup_node *n)
 {
 	if (n->kind == WORKER_NET && n->nfds > n->net.queues)
 		sup_rss_detach(n->fds[0]);
 	if (n->kind == WORKER_VSOCK)
 		vsock_close(n);
+	if (n->kind == WORKER_CONSOLE)
+		sup_listener_close(&n->console.sock);
 	for (unsigned i = 0; i < n->nfds; i++)
 		closep(&n->fds[i]);
 }
@@ -476,4 +525,5 @@ const struct sup_kind_ops *const sup_kind_ops[WORKER_KIND_MAX] = {
 	[WORKER_NET] = &net_ops,
 	[WORKER_VSOCK] = &vsock_ops,
 	[WORKER_RNG] = &rng_ops,
+	[WORKER_CONSOLE] = &console_ops,
 };

@@ -1,12 +1,10 @@
-/* The supervisor's side of QMP: the listening socket (created here, mode 0600, removed at
- * exit), and bulkhead-qmpd spawned on it and restarted when it dies; qmpd only accepts on the
+/* The supervisor's side of QMP: the listening socket (listen.c: mode 0600, removed at exit),
+ * and bulkhead-qmpd spawned on it and restarted when it dies; qmpd only accepts on the
  * socket and talks to the core over a pair this file hands to both. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +12,6 @@
 #include "supervisor_priv.h"
 #include "util.h"
 
-#define QMP_BACKLOG 64
 #define QMPD_STOP_WAIT_MS 500
 /* a qmpd that dies this often within the window is restarted when the oldest of those
  * restarts leaves the window, not in a tight loop */
@@ -23,82 +20,14 @@
 
 /* ---- the QMP socket ---- */
 
-static int qmp_error(const char *path, const char *why)
-{
-	fprintf(stderr, "bulkhead: QMP socket '%s': %s\n", path, why);
-	return -1;
-}
-
-/* A socket nobody listens on is what a killed bulkhead leaves behind: it may be replaced.
- * Anything else at PATH (a file, a live socket) is not ours to remove. */
-static int check_stale(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : qmp_error(path, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return qmp_error(path, "exists and is not a socket");
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return qmp_error(path, strerror(errno));
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (r == 0)
-		return qmp_error(path, "in use by a running process");
-	if (errno != ECONNREFUSED)
-		return qmp_error(path, strerror(errno));
-	log_info("QMP socket '%s' is stale; replacing it", path);
-	return unlink(path) < 0 ? qmp_error(path, strerror(errno)) : 0;
-}
-
 int sup_qmp_open(struct supervisor *s)
 {
-	const char *path = s->cfg->qmp_path;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old;
-	int r;
-
-	if (check_stale(path) < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	s->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->qmp_fd < 0)
-		return qmp_error(path, strerror(errno));
-	/* 0600 from the start: no moment in which another user could connect */
-	old = umask(0177);
-	r = bind(s->qmp_fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(s->qmp_fd, QMP_BACKLOG) < 0 || stat(path, &st) < 0) {
-		qmp_error(path, strerror(errno));
-		closep(&s->qmp_fd);
-		return -1;
-	}
-	s->qmp_dev = st.st_dev;
-	s->qmp_ino = st.st_ino;
-	/* -daemonize changes our directory: remember where a relative path pointed */
-	if (path[0] == '/' || !getcwd(s->qmp_abs, sizeof(s->qmp_abs) - VM_SUN_PATH_MAX - 1))
-		snprintf(s->qmp_abs, sizeof(s->qmp_abs), "%s", path);
-	else
-		snprintf(s->qmp_abs + strlen(s->qmp_abs), sizeof(s->qmp_abs) - strlen(s->qmp_abs),
-			 "/%s", path);
-	return 0;
+	return sup_listen_unix(&s->qmp, "QMP socket", s->cfg->qmp_path);
 }
 
 void sup_qmp_close(struct supervisor *s)
 {
-	struct stat st;
-
-	if (s->qmp_fd < 0)
-		return;
-	closep(&s->qmp_fd);
-	/* only our own socket: someone may have replaced it meanwhile */
-	if (lstat(s->qmp_abs, &st) == 0 && st.st_dev == s->qmp_dev && st.st_ino == s->qmp_ino)
-		unlink(s->qmp_abs);
+	sup_listener_close(&s->qmp);
 }
 
 /* ---- bulkhead-qmpd ---- */
@@ -108,7 +37,7 @@ int sup_qmpd_start(struct supervisor *s)
 {
 	struct sup_child c = { .program = "bulkhead-qmpd", .build_dir = "qmpd",
 			       .sock_type = SOCK_SEQPACKET, .pidns = true,
-			       .fds = { s->qmp_fd }, .nfds = 1 };
+			       .fds = { s->qmp.fd }, .nfds = 1 };
 	int core_end, r;
 
 	/* qmpd lets this uid (the VM's: the -runas user, else ours) and root talk to it */
@@ -144,7 +73,7 @@ static bool core_gone(const struct supervisor *s)
 void sup_qmpd_died(struct supervisor *s, int status)
 {
 	s->qmpd_pid = -1;
-	if (s->ending || s->have_exit || s->qmp_fd < 0 || core_gone(s))
+	if (s->ending || s->have_exit || s->qmp.fd < 0 || core_gone(s))
 		return;
 	log_warnx("qmpd %s %d; restarting it", WIFSIGNALED(status) ? "was killed by signal" :
 		  "exited with status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
@@ -182,10 +111,10 @@ void sup_qmpd_tick(struct supervisor *s)
 
 static bool wait_exit(pid_t pid, int ms)
 {
-	for (int t = 0; t < ms / 10; t++) {
+	for (int t = 0; t < ms; t++) {
 		if (waitpid(pid, NULL, WNOHANG) != 0)
 			return true;
-		usleep(10000);
+		usleep(1000);
 	}
 	return false;
 }

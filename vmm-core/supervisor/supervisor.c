@@ -204,6 +204,12 @@ static int send_config(struct supervisor *s)
 		cc.slot_kind[slot] = IPC_DEV_RNG;
 		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->rng.id);
 	}
+	if (c->console.present) {
+		unsigned slot = worker_kinds[WORKER_CONSOLE].first_slot;
+
+		cc.slot_kind[slot] = IPC_DEV_CONSOLE;
+		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->console.id);
+	}
 	memcpy(cc.slot_mac, s->slot_mac, sizeof(s->slot_mac));
 	snprintf(cc.cmdline, sizeof(cc.cmdline), "%s", c->cmdline);
 	r = stats_for_core(s, &cc, &f);
@@ -374,7 +380,7 @@ static void release_nodes(struct supervisor *s)
 static void start_vm(struct supervisor *s)
 {
 	if (send_config(s) < 0 || sup_workers_start(s) < 0 ||
-	    (s->qmp_fd >= 0 && sup_qmpd_start(s) < 0))
+	    (s->qmp.fd >= 0 && sup_qmpd_start(s) < 0))
 		kill(s->core_pid, SIGKILL);
 }
 
@@ -385,7 +391,7 @@ int supervisor_run(const struct vm_config *cfg)
 	int rc = EXIT_VM_FAILED;
 
 	s = (struct supervisor){ .cfg = cfg, .fds = { .kernel = -1, .initrd = -1, .mem = -1 }, .log_fd = -1, .null_fd = -1,
-				 .ipc = -1, .sigfd = -1, .qmp_fd = -1, .qmpd_pid = -1,
+				 .ipc = -1, .sigfd = -1, .qmp = { .fd = -1 }, .qmpd_pid = -1,
 				 .self_pidfd = -1, .sandbox_report = { -1, -1 } };
 	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		s.ext_fd[i] = -1;

@@ -38,9 +38,18 @@ struct restarts {
 /* a child's fds after its socket: its node's and a stats page */
 #define SUP_CHILD_FDS (SUP_NODE_FDS + 1)
 
+/* A unix socket we listen on for others (listen.c). */
+struct sup_listener {
+	int fd;                       /* -1: none (or handed to a worker's node) */
+	char abs[PATH_MAX];           /* to remove it at exit, whatever our cwd is then; "" */
+	dev_t dev;
+	ino_t ino;
+};
+
 /* What one worker serves, opened by us and kept here so every (re)start of a worker gets the
  * same open files. blk: an image, from a -drive or a blockdev-add; net: the tap's queues;
- * vsock: the directory of its unix sockets. */
+ * vsock: the directory of its unix sockets; rng: its entropy source; console: the socket its
+ * clients connect to (we made it, we remove it). */
 struct sup_node {
 	bool used;
 	bool hotplug;                 /* from blockdev-add: blockdev-del may drop it */
@@ -54,6 +63,10 @@ struct sup_node {
 		struct vm_net net;    /* net: its MAC is always set here */
 		struct vm_vsock vsock;
 		struct vm_rng rng;
+		struct {
+			struct vm_console cfg;
+			struct sup_listener sock;     /* its fd is fds[0] */
+		} console;
 	};
 	int slot;                     /* the worker serving it, or -1 */
 };
@@ -101,10 +114,7 @@ struct supervisor {
 	bool ending;                  /* the core is gone: restart nothing */
 
 	/* QMP: the listening socket is ours; qmpd only accepts on it */
-	int qmp_fd;
-	char qmp_abs[PATH_MAX];       /* to remove it at exit, whatever our cwd is then */
-	dev_t qmp_dev;
-	ino_t qmp_ino;
+	struct sup_listener qmp;
 	pid_t qmpd_pid;
 	struct restarts qmpd_rs;
 	uint64_t qmpd_due_ns;         /* when to restart qmpd (sup_qmpd_tick), 0: no restart due */
@@ -191,6 +201,12 @@ bool sup_slot_from_config(const struct supervisor *s, unsigned slot);
 void sup_worker_detach(struct worker *w);
 /* The VM is over: the workers saw their sockets close; wait a moment, then insist. */
 void sup_workers_stop(struct supervisor *s);
+
+/* ---- listen.c ---- */
+/* Listen at path (what: "QMP socket", for the error line); 0, or -1 after one line on stderr. */
+int sup_listen_unix(struct sup_listener *l, const char *what, const char *path);
+/* Close its fd and remove its path if that is still our socket. */
+void sup_listener_close(struct sup_listener *l);
 
 /* ---- qmpd.c ---- */
 int sup_qmp_open(struct supervisor *s);

@@ -15,6 +15,8 @@
 #include "supervisor_priv.h"
 #include "util.h"
 
+#define WORKERS_STOP_WAIT_MS 1000   /* after SIGTERM, before SIGKILL */
+
 #define NS_PER_S 1000000000ULL
 
 /* Its socket as fd 3, the kind's fds from 4, then the slot's stats page if it has one; its
@@ -166,15 +168,34 @@ void sup_worker_detach(struct worker *w)
 
 void sup_workers_stop(struct supervisor *s)
 {
+	unsigned left = 0;
+
 	s->ending = true;
+	/* all of them at once: each exits as soon as it has logged its counts */
+	for (unsigned i = 0; i < WORKER_SLOTS; i++)
+		if (s->worker[i].pid > 0 && kill(s->worker[i].pid, SIGTERM) == 0)
+			left++;
+	for (int t = 0; t < WORKERS_STOP_WAIT_MS && left; t++) {
+		usleep(1000);
+		for (unsigned i = 0; i < WORKER_SLOTS; i++) {
+			struct worker *w = &s->worker[i];
+
+			pid_t r = w->pid > 0 ? waitpid(w->pid, NULL, WNOHANG) : 0;
+
+			/* ECHILD: reaped already, never to be signalled again (its pid may be reused) */
+			if (r == w->pid || (r < 0 && errno == ECHILD)) {
+				w->pid = -1;
+				left--;
+			}
+		}
+	}
 	for (unsigned i = 0; i < WORKER_SLOTS; i++) {
 		struct worker *w = &s->worker[i];
 
 		if (w->pid <= 0)
 			continue;
-		kill(w->pid, SIGTERM);
-		for (int t = 0; t < 100 && waitpid(w->pid, NULL, WNOHANG) == 0; t++)
-			usleep(10000);
+		log_warnx("%s worker (pid %d) still running %d ms after SIGTERM: killed",
+			  worker_kinds[w->kind].name, (int)w->pid, WORKERS_STOP_WAIT_MS);
 		if (kill(w->pid, SIGKILL) == 0)
 			waitpid(w->pid, NULL, 0);
 		w->pid = -1;

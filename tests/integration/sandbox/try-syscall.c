@@ -185,6 +185,8 @@ static void enter(void)
 	int net[] = { W.ram, W.sp[1], W.efd, W.epfd };
 	int vsock[] = { W.ram, W.sp[1], W.listen_fd, W.efd, W.epfd };
 	int rng[] = { W.ram, W.sp[1], W.listen_fd, W.efd, W.epfd, W.rng };
+	/* dev-console: the listener stands for both the vhost-user one and the console's */
+	int console[] = { W.ram, W.sp[1], W.listen_fd, W.efd, W.epfd };
 	struct sandbox_opts o = { .keep_cloexec = cur == SANDBOX_DEV_BLK, .no_seccomp = no_seccomp };
 	const int *keep = all;
 	unsigned n = 6;
@@ -196,6 +198,7 @@ static void enter(void)
 	case SANDBOX_DEV_NET: keep = net; n = 4; break;
 	case SANDBOX_DEV_VSOCK: keep = vsock; n = 5; break;
 	case SANDBOX_DEV_RNG: keep = rng; n = 6; break;
+	case SANDBOX_DEV_CONSOLE: keep = console; n = 5; break;
 	default: break;
 	}
 	if (sandbox_enter(cur == SANDBOX_CORE_VCPU ? SANDBOX_CORE_CONTROL : cur, keep, n, &o) < 0)
@@ -320,6 +323,23 @@ static const struct forbidden vcpu_only[] = {
 	{ "tgkill (kicks come from the control thread)", "tgkill", op_tgkill_self },
 };
 
+/* dev-console moves bytes with sendmsg and readv only, on sockets it was given or accepted:
+ * what a worker with a host socket might otherwise reach for is refused. */
+static void op_shutdown(void) { refused(shutdown(W.sp[1], SHUT_WR)); }
+static void op_writev(void)
+{
+	struct iovec iov = { (void *)"x", 1 };
+	refused(writev(W.sp[1], &iov, 1));
+}
+static void op_listen(void) { refused(listen(W.sp[1], 1)); }
+static void op_sendto(void) { refused(sendto(W.sp[1], "x", 1, MSG_NOSIGNAL, NULL, 0)); }
+
+static const struct forbidden console_only[] = {
+	{ "shutdown (no half-close of a client)", "shutdown", op_shutdown },
+	{ "writev (output goes with sendmsg and MSG_NOSIGNAL)", "writev", op_writev },
+	{ "sendto (no caller)", "sendto", op_sendto },
+	{ "listen (the listener was made before the sandbox)", "listen", op_listen },
+};
 
 /* ---- time calls without the vDSO ----------------------------------------------------------- */
 
@@ -328,7 +348,7 @@ static const struct forbidden vcpu_only[] = {
 #define KINDS_CORE     (KIND(SANDBOX_CORE_CONTROL) | KIND(SANDBOX_CORE_VCPU))
 /* the kinds whose loop is libevent's: its gettime() re-reads the wall clock every 5 s */
 #define KINDS_LIBEVENT (KIND(SANDBOX_QMPD) | KIND(SANDBOX_DEV_BLK) | KIND(SANDBOX_DEV_NET) | \
-			KIND(SANDBOX_DEV_VSOCK) | KIND(SANDBOX_DEV_RNG))
+			KIND(SANDBOX_DEV_VSOCK) | KIND(SANDBOX_DEV_RNG) | KIND(SANDBOX_DEV_CONSOLE))
 
 static struct timespec tc_ts;
 static struct timeval tc_tv;
@@ -701,6 +721,29 @@ static void need_rng(void)
 	NEED(unlink("/x") < 0 && errno == EPERM, "unlink answered EPERM");
 }
 
+/* dev-console: a client accepted on the listener, output sent to it (MSG_NOSIGNAL), its input
+ * read with readv (into guest buffers), its hang-up looked at with poll; no shutdown, no
+ * writev, no socket or connect (refused with the forbidden set). */
+static void need_console(void)
+{
+	char b[8];
+	struct iovec iov[2] = { { b, 1 }, { b + 1, 7 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
+	struct pollfd pf;
+	struct epoll_event ev;
+	int c;
+
+	need_msg();
+	NEED((c = accept4(W.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0, "accept4");
+	b[0] = 'x';
+	NEED(sendmsg(c, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == 1, "sendmsg to the client");
+	NEED(readv(c, iov, 2) < 0 && errno == EAGAIN, "readv from the client (nothing yet)");
+	pf = (struct pollfd){ .fd = c, .events = POLLIN };
+	NEED(poll(&pf, 1, 0) >= 0, "poll of the client");
+	NEED(epoll_wait(W.epfd, &ev, 1, 0) >= 0, "epoll_wait");
+	NEED(unlink("/x") < 0 && errno == EPERM, "unlink answered EPERM");
+}
+
 static void needed_body(void *arg)
 {
 	int leak = open("/dev/null", O_RDONLY);     /* inherited junk: must be closed */
@@ -722,6 +765,7 @@ static void needed_body(void *arg)
 	case SANDBOX_QMPD: need_qmpd(); break;
 	case SANDBOX_DEV_NET: need_net(); break;
 	case SANDBOX_DEV_RNG: need_rng(); break;
+	case SANDBOX_DEV_CONSOLE: need_console(); break;
 	default: need_vsock(); break;
 	}
 	NEED(write(W.sp[1], "R", 1) == 1, "telling the parent");
@@ -964,6 +1008,9 @@ static void run_kind(enum sandbox_kind k)
 		check_forbidden(&forbidden[i]);
 	for (unsigned i = 0; k == SANDBOX_CORE_VCPU && i < sizeof(vcpu_only) / sizeof(vcpu_only[0]); i++)
 		check_forbidden(&vcpu_only[i]);
+	for (unsigned i = 0; k == SANDBOX_DEV_CONSOLE &&
+			     i < sizeof(console_only) / sizeof(console_only[0]); i++)
+		check_forbidden(&console_only[i]);
 	check_time();
 	check_needed();
 }

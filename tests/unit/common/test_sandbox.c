@@ -324,7 +324,7 @@ Test(sandbox, printed_pid_namespace)
 	for (int k = 0; k < SANDBOX_KIND_MAX; k++) {
 		const struct sandbox_profile *p = sandbox_profile(k);
 		bool want = k == SANDBOX_DEV_BLK || k == SANDBOX_DEV_NET || k == SANDBOX_DEV_VSOCK ||
-			    k == SANDBOX_DEV_RNG || k == SANDBOX_QMPD;
+			    k == SANDBOX_DEV_RNG || k == SANDBOX_DEV_CONSOLE || k == SANDBOX_QMPD;
 		char *buf = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&buf, &len);

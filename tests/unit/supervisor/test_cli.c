@@ -572,8 +572,8 @@ Test(cli_errors, drive_iops)
 
 Test(cli_errors, device)
 {
-	ERR("-device: driver 'virtio-serial-device' is not supported",
-	    "-kernel", "/k", "-device", "virtio-serial-device,id=s");
+	ERR("-device: driver 'virtio-balloon-device' is not supported",
+	    "-kernel", "/k", "-device", "virtio-balloon-device,id=b");
 	ERR("-device: a driver is required", "-kernel", "/k", "-device", "drive=x");
 	ERR("-device: a driver is required", "-kernel", "/k", "-device", "");
 	ERR("-device: virtio-blk-device needs drive=", "-kernel", "/k", "-device",

@@ -204,11 +204,10 @@ Test(cli_json, empty_sections)
 	"  ]\n" \
 	"}\n"
 
-/* The manual's file, less its console (bulkhead has no virtio-console yet), with the
- * manual's command line. */
+/* The manual's file as it is, console included, with the manual's command line. */
 Test(cli_json, manual_example)
 {
-	json_write("vm.json", MANUAL_HEAD MANUAL_TAIL);
+	json_write("vm.json", MANUAL_HEAD MANUAL_CONSOLE MANUAL_TAIL);
 	GOLDEN("name=\n" "uuid=\n" "machine.acpi=on\n" "machine.dump-guest-core=on\n"
 	       "machine.mem-share=off\n" "kernel=/path/to/vmlinux.bin\n" "initrd=\n"
 	       "append=console=ttyS0 reboot=k panic=1 pci=off tsc=reliable ipv6.disable=1 "
@@ -219,18 +218,13 @@ Test(cli_json, manual_example)
 	       "iothread.0=id=iothread1\n" "iothread.1=id=iothread2\n"
 	       "drive.0=id=rootfs,file=/path/to/rootfs,readonly=off,direct=on,serial=11111111,"
 	       "iops=200000,iothread=iothread2,device=\n"
+	       "chardev.0=id=charconsole0,path=/path/to/console.socket,server=on,nowait=on\n"
 	       "slot.0=virtio-blk,drive=rootfs\n"
 	       "net.0=id=net0,ifname=tap0,fds=,queues=1,mac=0e:90:df:9f:a8:88,iothread=iothread1,"
 	       "device=net0\n"
-	       "vsock=id=vsock-123321132,guest-cid=4,uds-path=,vhostfd=-1\n",
+	       "vsock=id=vsock-123321132,guest-cid=4,uds-path=,vhostfd=-1\n"
+	       "console=bus=,id=,chardev=charconsole0,path=/path/to/console.socket\n",
 	       "-config", "vm.json", "-api-channel", "unix:/tmp/stratovirt.socket");
-}
-
-/* The manual's file as it is: its console is refused by name, not skipped. */
-Test(cli_json, manual_example_console)
-{
-	JSON_ERR(MANUAL_HEAD MANUAL_CONSOLE MANUAL_TAIL,
-		 "-config vm.json: console: not supported yet");
 }
 
 /* ---- the command line over the file ---- */
@@ -411,8 +405,6 @@ Test(cli_json, not_supported_yet)
 {
 	JSON_ERR("{" BOOT ", 'balloon': {'deflate_on_oom': true}}",
 		 "-config vm.json: balloon: not supported yet");
-	JSON_ERR("{" BOOT ", 'console': {'console_id': 'c', 'socket_path': '/s'}}",
-		 "-config vm.json: console: not supported yet");
 }
 
 Test(cli_json, missing_keys)
