@@ -84,3 +84,36 @@ Test(cli_console, json_object_and_list, .init = json_dir_enter, .fini = json_dir
 		   "'socket_path': '/b'}]}");
 	ERR("-config vm.json: console[1]: at most 1 virtio-serial-device", "-config", "vm.json");
 }
+
+/* Kata Containers' whole StratoVirt line (DESIGN §10), every device of it: accepted as is. */
+Test(cli_console, kata_whole_line)
+{
+	struct run r;
+
+	run_args(&r, "-name", "sandbox-0123", "-uuid", "4f1e2d3c-abcd-4ef0-9a8b-0123456789ab",
+		 "-smp", "2", "-m", "2048", "-kernel", "/usr/share/kata-containers/vmlinux.container",
+		 "-append", "tsc=reliable no_timer_check pci=off acpi=off quiet",
+		 "-qmp", "unix:/run/vc/vm/sandbox-0123/qmp.sock,server,nowait", "-D",
+		 "-disable-seccomp", "-machine", "type=microvm,dump-guest-core=off,mem-share=on",
+		 "-initrd", "/usr/share/kata-containers/kata-containers-initrd.img",
+		 "-object", "rng-random,id=objrng0,filename=/dev/urandom",
+		 "-device", "virtio-rng-device,rng=objrng0,id=virtio-rng0",
+		 "-drive", "id=rootfs,file=/run/kata/rootfs.img,readonly=on,direct=off",
+		 "-device", "virtio-blk-device,drive=rootfs,id=virtio-blk0",
+		 "-netdev", "tap,id=eth0,fds=3:4",
+		 "-device", "virtio-net-device,netdev=eth0,id=eth0,mac=02:42:ac:11:00:02",
+		 "-device", "vhost-vsock-device,id=vsock-1234,guest-cid=1234,vhostfd=5",
+		 "-device", "virtio-serial-device,id=virtio-serial0",
+		 "-chardev", "socket,id=charconsole0,path=/run/vc/vm/sandbox-0123/console.sock,"
+		 "server,nowait",
+		 "-device", "virtconsole,chardev=charconsole0,id=virtio-console0,nr=0", NULL);
+	cr_assert_eq(r.res, CLI_OK, "%s", r.err);
+	cr_expect(r.cfg.rng.present && r.cfg.console.present && r.cfg.vsock.present);
+	cr_expect_eq(r.cfg.ndisks, 1);
+	cr_expect_eq(r.cfg.nnets, 1);
+	cr_expect_eq(r.cfg.nets[0].queues, 2);
+	cr_expect_eq(r.cfg.vsock.vhostfd, 5);
+	cr_expect_str_eq(r.cfg.console.path, "/run/vc/vm/sandbox-0123/console.sock");
+	cr_expect_str_eq(r.cfg.rng.filename, "/dev/urandom");
+	run_free(&r);
+}
