@@ -84,30 +84,37 @@ ll_wait_serial() {
 	return 1
 }
 
-# ll_emulation_fault: did the guest triple-fault without a word from its kernel, in the nested
-# test host? There the vCPU is AMD-V emulated by QEMU TCG, which now and then corrupts a
-# guest's CPU state (a trivial probe guest has triple-faulted that way while idle); a Linux
-# kernel that meets a fault itself says so before it resets. (tests/linux/linuxlib.py's
+# ll_emulation_fault: did the guest meet the nested test host's emulation, without a word from
+# its kernel? There the vCPU is AMD-V emulated by QEMU TCG, which now and then corrupts a
+# guest's CPU state (a trivial probe guest has triple-faulted that way while idle) or stops a
+# vCPU for good (a 4-vCPU guest fell silent in ACPI set-up, its VM alive); a Linux kernel
+# that meets a fault or a lockup itself says so. Two shapes count: a triple fault, and a guest
+# silent before its init ran while its VM still runs. Prints which. (tests/linux/linuxlib.py's
 # emulation_fault is the same rule.)
 ll_emulation_fault() {
 	[ "${BULKHEAD_KVM_HOST_INSIDE:-}" = 1 ] || return 1
-	grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$LL_ERR" || return 1
-	! tr -d '\r' <"$LL_OUT" | grep -aEq 'Kernel panic|BUG:|Oops|double fault'
+	! tr -d '\r' <"$LL_OUT" | grep -aEq 'Kernel panic|BUG:|Oops|double fault' || return 1
+	if grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$LL_ERR"; then
+		echo "the guest triple-faulted with no kernel message"
+	elif kill -0 "$LL_PID" 2>/dev/null && ! grep -aq '^BULKHEAD-GUEST-INIT-OK' "$LL_OUT"; then
+		echo "the guest fell silent before its init ran, with no kernel message"
+	else
+		return 1
+	fi
 }
 
 # ll_boot ERE SECONDS CMD...: ll_start CMD and wait (ll_wait_serial) for the guest to reach
 # ERE; a boot that ends in an emulation fault (ll_emulation_fault) first is started once
 # more, saying so. 1 when the guest does not get there.
 ll_boot() {
-	local ere=$1 tmo=$2
+	local ere=$1 tmo=$2 why
 	shift 2
 	ll_start "$@"
 	ll_wait_serial "$ere" "$tmo" && return 0
-	kill -0 "$LL_PID" 2>/dev/null && return 1
+	why=$(ll_emulation_fault) || return 1
 	{ kill -KILL -- "-$LL_PID"; wait "$LL_PID"; } 2>/dev/null
-	ll_emulation_fault || return 1
-	echo "$LL_NAME: RETRY: the guest triple-faulted with no kernel message before $ere, an" \
-		"emulation fault of the nested test host; booting it once more. Its console ended:"
+	echo "$LL_NAME: RETRY: $why before $ere, an emulation fault of the nested test host;" \
+		"booting it once more. Its console ended:"
 	tail -n 20 "$LL_OUT" | tr -d '\r'
 	rm -f "$LL_SOCK"
 	ll_start "$@"
