@@ -85,39 +85,26 @@ static uint64_t net_queues(uint64_t pairs, uint64_t features)
 
 static const char *const net_drivers[] = { "virtio-net-mmio", "virtio-net-device", NULL };
 
-/* ---- vsock: bulkhead-vsock (dev-vsock/) ---- */
+/* ---- the fixed kinds: vsock, rng, console ---- */
+
+/* Their slot exists only with a device, whose worker gives the config space before the guest
+ * runs, and is never unplugged: nothing to write into the caller's zeroed buffer, at boot or
+ * after. (vsock's config is the CID; virtio-rng has none; the console offers neither SIZE nor
+ * MULTIPORT, so its fields mean nothing.) */
+static void fixed_empty_config(uint8_t *cfg, const uint8_t mac[6])
+{
+	(void)cfg;
+	(void)mac;
+}
+
+static void fixed_unplugged_config(uint8_t *cfg)
+{
+	(void)cfg;
+}
 
 #define VSOCK_CONFIG_LEN 8        /* struct virtio_vsock_config: guest_cid */
 
-/* The slot exists only with a device, whose worker gives the CID before the guest runs. */
-static void vsock_empty_config(uint8_t *cfg, const uint8_t mac[6])
-{
-	(void)mac;
-	memset(cfg, 0, VSOCK_CONFIG_LEN);
-}
-
-/* Never unplugged (fixed): nothing changes. */
-static void vsock_unplugged_config(uint8_t *cfg)
-{
-	(void)cfg;
-}
-
 static const char *const vsock_drivers[] = { "vsock", "vhost-vsock-device", NULL };
-
-/* ---- rng: bulkhead-rng (dev-rng/); console: bulkhead-hvc (dev-console/) ---- */
-
-/* Fixed kinds whose config space is all zero (virtio-rng has none; the console offers neither
- * SIZE nor MULTIPORT, so its fields mean nothing) and never unplugged. */
-static void zero_empty_config(uint8_t *cfg, const uint8_t mac[6])
-{
-	(void)cfg;
-	(void)mac;
-}
-
-static void zero_unplugged_config(uint8_t *cfg)
-{
-	(void)cfg;
-}
 
 static const char *const rng_drivers[] = { "virtio-rng-device", NULL };
 
@@ -183,8 +170,8 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.first_slot = VM_MAX_DISKS + VM_MAX_NICS,
 		.nslots = VM_MAX_VSOCKS,
 		.config_len = VSOCK_CONFIG_LEN,
-		.empty_config = vsock_empty_config,
-		.unplugged_config = vsock_unplugged_config,
+		.empty_config = fixed_empty_config,
+		.unplugged_config = fixed_unplugged_config,
 		.empty_features = 1ULL << 32,
 		.empty_queues = 3,      /* rx, tx, event */
 		.drivers = vsock_drivers,
@@ -205,8 +192,8 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS,
 		.nslots = VM_MAX_RNGS,
 		.config_len = 0,
-		.empty_config = zero_empty_config,
-		.unplugged_config = zero_unplugged_config,
+		.empty_config = fixed_empty_config,
+		.unplugged_config = fixed_unplugged_config,
 		.empty_features = 1ULL << 32,
 		.empty_queues = 1,      /* requestq */
 		.drivers = rng_drivers,
@@ -227,8 +214,8 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS,
 		.nslots = VM_MAX_CONSOLES,
 		.config_len = CONSOLE_CONFIG_LEN,
-		.empty_config = zero_empty_config,
-		.unplugged_config = zero_unplugged_config,
+		.empty_config = fixed_empty_config,
+		.unplugged_config = fixed_unplugged_config,
 		.empty_features = 1ULL << 32,
 		.empty_queues = 2,      /* receiveq0, transmitq0 */
 		.drivers = console_drivers,

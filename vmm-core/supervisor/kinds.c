@@ -339,21 +339,30 @@ static int open_kernel(struct sup_node *n)
 	return 0;
 }
 
+/* The node and worker of a fixed kind's one slot (vsock, rng, console), named id; the caller
+ * fills in its configuration and opens what it serves. */
+static struct sup_node *fixed_node(struct supervisor *s, enum worker_kind kind, const char *id)
+{
+	unsigned slot = worker_kinds[kind].first_slot;
+	struct sup_node *n = &s->node[slot];
+
+	*n = (struct sup_node){ .used = true, .kind = kind, .slot = (int)slot, .fds = { -1 } };
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	s->worker[slot] = (struct worker){ .kind = kind, .node = n, .slot = slot, .pid = -1 };
+	return n;
+}
+
 static int vsock_open_boot(struct supervisor *s)
 {
 	const struct vm_vsock *v = &s->cfg->vsock;
-	unsigned slot = worker_kinds[WORKER_VSOCK].first_slot;
-	struct sup_node *n = &s->node[slot];
+	struct sup_node *n;
 
 	if (!v->present)
 		return 0;
 	if (v->chardev[0])
-		return connect_chardev(s, slot, v->chardev);
-	*n = (struct sup_node){ .used = true, .kind = WORKER_VSOCK, .vsock = *v,
-				.slot = (int)slot, .fds = { -1 } };
-	snprintf(n->id, sizeof(n->id), "%s", v->id);
-	s->worker[slot] = (struct worker){ .kind = WORKER_VSOCK, .node = n, .slot = slot,
-					   .pid = -1 };
+		return connect_chardev(s, worker_kinds[WORKER_VSOCK].first_slot, v->chardev);
+	n = fixed_node(s, WORKER_VSOCK, v->id);
+	n->vsock = *v;
 	return v->uds_path[0] ? open_uds_dir(n) : open_kernel(n);
 }
 
@@ -415,17 +424,13 @@ static const struct sup_kind_ops vsock_ops = {
 static int rng_open_boot(struct supervisor *s)
 {
 	const struct vm_rng *r = &s->cfg->rng;
-	unsigned slot = worker_kinds[WORKER_RNG].first_slot;
-	struct sup_node *n = &s->node[slot];
+	struct sup_node *n;
 	struct stat st;
 
 	if (!r->present)
 		return 0;
-	*n = (struct sup_node){ .used = true, .kind = WORKER_RNG, .rng = *r, .slot = (int)slot,
-				.fds = { -1 } };
-	snprintf(n->id, sizeof(n->id), "%s", r->object);
-	s->worker[slot] = (struct worker){ .kind = WORKER_RNG, .node = n, .slot = slot,
-					   .pid = -1 };
+	n = fixed_node(s, WORKER_RNG, r->object);
+	n->rng = *r;
 	n->fds[0] = open(r->filename, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (n->fds[0] < 0)
 		return sup_open_error("-object rng-random: filename", r->filename);
@@ -468,17 +473,12 @@ static const struct sup_kind_ops rng_ops = {
 static int console_open_boot(struct supervisor *s)
 {
 	const struct vm_console *c = &s->cfg->console;
-	unsigned slot = worker_kinds[WORKER_CONSOLE].first_slot;
-	struct sup_node *n = &s->node[slot];
+	struct sup_node *n;
 
 	if (!c->present)
 		return 0;
-	*n = (struct sup_node){ .used = true, .kind = WORKER_CONSOLE, .slot = (int)slot,
-				.fds = { -1 } };
+	n = fixed_node(s, WORKER_CONSOLE, c->chardev);
 	n->console.cfg = *c;
-	snprintf(n->id, sizeof(n->id), "%s", c->chardev);
-	s->worker[slot] = (struct worker){ .kind = WORKER_CONSOLE, .node = n, .slot = slot,
-					   .pid = -1 };
 	if (sup_listen_unix(&n->console.sock, "-chardev console socket", c->path) < 0)
 		return -1;
 	n->fds[0] = n->console.sock.fd;
