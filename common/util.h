@@ -57,6 +57,18 @@ static inline int hexval(unsigned char c)
 	return -1;
 }
 
+/* A UUID in its canonical text form: 8-4-4-4-12 hex digits (either case). */
+static inline bool uuid_wellformed(const char *s)
+{
+	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t i;
+
+	for (i = 0; pattern[i] && s[i]; i++)
+		if (pattern[i] == '-' ? s[i] != '-' : hexval((unsigned char)s[i]) < 0)
+			return false;
+	return !pattern[i] && !s[i];
+}
+
 static inline void closep(int *fd)
 {
 	if (*fd >= 0)

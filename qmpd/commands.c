@@ -3,7 +3,6 @@
  * with the formatter of the core's answer. Shapes follow the StratoVirt manual. */
 #include "commands.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,7 +244,6 @@ static struct {
 
 int qmp_identity_set(const char *name, const char *uuid)
 {
-	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 	size_t n = strlen(name);
 
 	if (n >= sizeof(identity.name))
@@ -253,13 +251,8 @@ int qmp_identity_set(const char *name, const char *uuid)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return -EINVAL;
-	if (*uuid) {
-		if (strlen(uuid) != sizeof(pattern) - 1)
-			return -EINVAL;
-		for (size_t i = 0; pattern[i]; i++)
-			if (pattern[i] == '-' ? uuid[i] != '-' : !isxdigit((unsigned char)uuid[i]))
-				return -EINVAL;
-	}
+	if (*uuid && !uuid_wellformed(uuid))
+		return -EINVAL;
 	memcpy(identity.name, name, n + 1);
 	snprintf(identity.uuid, sizeof(identity.uuid), "%s", uuid);
 	return 0;

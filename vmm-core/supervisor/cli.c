@@ -111,16 +111,9 @@ static int opt_name(struct cli_state *st, const struct cli_opt *o, const char *a
 
 static int opt_uuid(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 	size_t i;
 
-	for (i = 0; pattern[i] && arg[i]; i++) {
-		bool ok = pattern[i] == '-' ? arg[i] == '-' : isxdigit((unsigned char)arg[i]);
-
-		if (!ok)
-			break;
-	}
-	if (pattern[i] || arg[i])
+	if (!uuid_wellformed(arg))
 		return cli_fail(st, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", o->name, arg);
 	for (i = 0; arg[i]; i++)
 		st->cfg->uuid[i] = (char)tolower((unsigned char)arg[i]);
