@@ -101,8 +101,19 @@ rng_read() {
 """
 
 
-def rng_workers(vm):
-    return sorted(p for p in vm.children("bulkhead-rng") if proc_alive(p))
+def kill_worker(vm, program):
+    """SIGKILL the VM's one worker named program and wait until the supervisor has started
+    its successor."""
+    def workers():
+        return sorted(p for p in vm.children(program) if proc_alive(p))
+
+    old = workers()
+    check(len(old) == 1, "want one %s, found %r" % (program, old))
+    os.kill(old[0], signal.SIGKILL)
+    dl = Deadline(30)
+    while workers() in ([], old):
+        check(not dl.expired(), "no new %s 30 s after the kill\n%s" % (program, vm.logs()))
+        time.sleep(0.1)
 
 
 def rng(env):
@@ -113,13 +124,7 @@ def rng(env):
     vm = env.linux(script, qmp=False, extra=RNG).start(stdin=True)
     for k in ("1", "2"):
         if k == "2":
-            old = rng_workers(vm)
-            check(len(old) == 1, "want one bulkhead-rng, found %r" % old)
-            os.kill(old[0], signal.SIGKILL)
-            dl = Deadline(30)
-            while rng_workers(vm) in ([], old):
-                check(not dl.expired(), "no new bulkhead-rng 30 s after the kill\n" + vm.logs())
-                time.sleep(0.1)
+            kill_worker(vm, "bulkhead-rng")
             vm.type_line("go")
         check(vm.value("CURRENT" + k) == "virtio_rng.0", "rng_current is %r"
               % vm.value("CURRENT" + k))
@@ -204,13 +209,7 @@ echo STEP=3
     vm.wait_serial(r"^STEP=2")
     c, _ = console_read(path, b"CONSOLE-HELLO-2")
     c.close()
-    old = sorted(p for p in vm.children("bulkhead-hvc") if proc_alive(p))
-    check(len(old) == 1, "want one bulkhead-hvc, found %r" % old)
-    os.kill(old[0], signal.SIGKILL)
-    dl = Deadline(30)
-    while sorted(p for p in vm.children("bulkhead-hvc") if proc_alive(p)) in ([], old):
-        check(not dl.expired(), "no new bulkhead-hvc 30 s after the kill\n" + vm.logs())
-        time.sleep(0.1)
+    kill_worker(vm, "bulkhead-hvc")
     vm.type_line("go")
     vm.wait_serial(r"^STEP=3")
     c, _ = console_read(path, b"CONSOLE-HELLO-3")
