@@ -319,6 +319,9 @@ def test_identity_dump(env):
         check(c.cmd("query-name") == want_name, "query-name with %r: %r" % (extra, c.cmd("query-name")))
         check(c.cmd("query-uuid") == {"UUID": want_uuid},
               "query-uuid with %r: %r" % (extra, c.cmd("query-uuid")))
+        # query-name and query-uuid are qmpd's alone: only a running guest says the core has
+        # its RAM mapped
+        vm.wait_serial(r"^PROBE READY")
         flags = ram_vmflags(vm.core_pid())
         check(flags and all(("dd" in f) == dontdump for f in flags),
               "guest RAM VmFlags with %r: %r, want dd %s" % (extra, flags,
