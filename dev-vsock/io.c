@@ -803,9 +803,37 @@ static void close_all(struct vsock_dev *d)
 	d->pend_head = d->pend_tail = d->ready_head = d->ready_tail = NULL;
 }
 
+/* What each connection was doing when its frontend went or the worker stopped: a stalled stream shows where it
+ * stood (its bytes each way, its credit, what it owed and waited for). A few lines at most. */
+static void log_open_conns(const struct vsock_dev *d, const char *when)
+{
+	static const char *const state[] = {
+		[VSOCK_LINE] = "CONNECT line", [VSOCK_CONNECTING] = "connecting",
+		[VSOCK_RESPONDING] = "responding", [VSOCK_ESTABLISHED] = "established",
+	};
+	const unsigned max = 8;
+	unsigned i = 0;
+
+	if (!d->tab.n)
+		return;
+	log_info("%u connection%s open %s%s", d->tab.n, d->tab.n == 1 ? "" : "s", when,
+		 d->rx_stalled ? "; RX queue without buffers" : "");
+	for (const struct vsock_conn *c = d->tab.all; c && i < max; c = c->anext, i++)
+		log_info("  host port %u, guest port %u, %s: guest->host %u bytes, %u held, %u "
+			 "forwarded (guest last told %u); host->guest %u bytes, guest credit %u; "
+			 "owes %#x%s%s%s", c->lport, c->gport, state[c->state], c->rx_cnt,
+			 c->buf.len, c->fwd_cnt, c->fwd_cnt_sent, c->tx_cnt,
+			 vsock_peer_credit(c), c->pending, c->host_eof ? ", host EOF" : "",
+			 c->rd_watch ? ", watching reads" : "",
+			 c->wr_watch ? ", watching writes" : "");
+	if (d->tab.n > max)
+		log_info("  and %u more", d->tab.n - max);
+}
+
 void vsock_dev_disconnect(struct vsock_dev *d)
 {
 	/* the guest that knew these connections is gone (or resets its transport) */
+	log_open_conns(d, "when the frontend went");
 	close_all(d);
 	d->rx_stalled = false;
 	d->fresh = true;
@@ -814,5 +842,6 @@ void vsock_dev_disconnect(struct vsock_dev *d)
 
 void vsock_dev_exit(struct vsock_dev *d)
 {
+	log_open_conns(d, "at exit");
 	close_all(d);
 }

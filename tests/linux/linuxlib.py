@@ -10,6 +10,7 @@ restart the test did not cause, fails the test even when the guest did not notic
 import gzip
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -124,6 +125,26 @@ class LinuxVM(qmplib.VM):
     def value(self, key, timeout=BOOT_TIMEOUT):
         """The guest's "KEY=value" line (printed by its script)."""
         return self.wait_serial(r"^%s=(.*)$" % re.escape(key), timeout).group(1).strip()
+
+    def value_or_stop(self, key, timeout, what):
+        """value(), and when it does not come: bulkhead is stopped (SIGTERM) before the
+        failure is reported, so that its log holds what the core and the workers say as they
+        end (counters, connections still open): a hang's report then shows where it stood.
+        what names the wait in the report (a callable: called when it failed)."""
+        try:
+            return self.value(key, timeout)
+        except TestFailure:
+            pass
+        if callable(what):
+            what = what()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+        raise TestFailure("%s: no %s= line within %ss; bulkhead was stopped for its log\n%s"
+                          % (what, key, timeout, self.logs()))
 
     def expect_end(self, status, stderr_re, timeout=BOOT_TIMEOUT):
         rc = self.wait_exit(timeout)

@@ -53,7 +53,7 @@ PAR, PAR_XFER = 64, 512 * 1024
 # holds one connection open and says how it ended; 1236 swallows one stream and says how it
 # ended.
 PRELUDE = r"""
-dmesg -n 1
+dmesg -n 5
 socat -t 60 VSOCK-LISTEN:1234,fork,backlog=128 EXEC:md5sum &
 (socat -u VSOCK-LISTEN:1235 STDOUT >/dev/null 2>&1; echo IDLE_END=$?) &
 (socat -u VSOCK-LISTEN:1236 STDOUT >/dev/null 2>&1; echo STREAM_END=$?) &
@@ -216,8 +216,9 @@ def after_restart(vm, sink, sent, path=None, cid=None):
     check(got == md5(data), "host -> guest after the restart: %r, want %s\n%s"
           % (got, md5(data), vm.logs()))
     vm.type_line("go")
-    check(vm.value(sent, timeout=600) == "ok", "guest -> host after the restart failed\n"
-          + vm.logs())
+    check(vm.value_or_stop(sent, 600, lambda: "guest -> host after the restart (the host "
+                           "listener took %d bytes)" % sink.n) == "ok",
+          "guest -> host after the restart failed\n" + vm.logs())
     sink.join(120)
     check(sink.md5 == md5(data), "guest -> host after the restart: %d bytes, want %d intact"
           % (sink.n, XFER))
@@ -294,7 +295,9 @@ exit 0
 """ % {"n": BIG}
     vm = env.linux(script, extra=vsock_args(path)).start(stdin=True)
     vm.value("READY")
-    check(vm.value("SENT", timeout=600) == "ok", "guest -> host transfer failed\n" + vm.logs())
+    check(vm.value_or_stop("SENT", 600, lambda: "guest -> host (the host listener took %d "
+                           "bytes)" % sink.n) == "ok",
+          "guest -> host transfer failed\n" + vm.logs())
     sink.join(120)
     check(sink.md5 == md5(pattern(BIG)), "guest -> host: %d bytes arrived, want %d intact"
           % (sink.n, BIG))
@@ -370,7 +373,9 @@ exit 0
     got = hash_roundtrip(None, big, cid)
     check(got == md5(big), "host -> guest: the guest hashed %r, want %s\n%s"
           % (got, md5(big), vm.logs()))
-    check(vm.value("SENT", timeout=600) == "ok", "guest -> host failed\n" + vm.logs())
+    check(vm.value_or_stop("SENT", 600, lambda: "guest -> host (the host listener took %d "
+                           "bytes)" % sink.n) == "ok",
+          "guest -> host failed\n" + vm.logs())
     sink.join(120)
     check(sink.md5 == md5(big), "guest -> host: %d bytes, want %d intact" % (sink.n, BIG))
     idle = connect_kernel(cid, 1235)
@@ -402,7 +407,7 @@ def vsock_external(env):
         time.sleep(0.05)
     n = 4 * MiB
     script = r"""
-dmesg -n 1
+dmesg -n 5
 yes bulkhead-vsock | head -c %(n)d | socat -u STDIN VSOCK-CONNECT:2:5002 && echo SENT=ok || echo SENT=fail
 exit 0
 """ % {"n": n}
