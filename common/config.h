@@ -38,6 +38,9 @@
 #define VM_RNG_MAX_BYTES (1ULL << 31)    /* max-bytes= per period */
 #define VM_RNG_MAX_PERIOD 1000000        /* period=, milliseconds */
 #define VM_RNG_DEFAULT_PERIOD 1000
+#define VM_MAX_FS        1               /* one virtio-fs device, in a slot of its own */
+#define VM_FS_TAG_MAX    36              /* virtio_fs_config.tag: the guest's mount source */
+#define VM_FS_MAX_REQUEST_QUEUES 8
 #define VM_MAX_CONSOLES  1               /* one virtio console (hvc0), in a slot of its own */
 
 /* -drive id=,file=[,readonly][,direct][,serial][,iops][,iothread][,poll-us], with what its
@@ -141,6 +144,18 @@ struct vm_console {
 	char path[VM_SUN_PATH_MAX];          /* the chardev's path, once resolved */
 };
 
+/* -device vhost-user-fs-device,chardev=C,tag=T[,id=][,num-request-queues=N] with -chardev
+ * socket,id=C,path=P: an external virtiofsd listening at P, which bulkhead connects to (Kata
+ * writes server,nowait on that chardev all the same); the guest mounts -t virtiofs T. The
+ * config space (tag, queue count) is ours to show: virtiofsd serves none. */
+struct vm_fs {
+	bool present;
+	char id[VM_ID_MAX + 1];
+	char chardev[VM_ID_MAX + 1];
+	char tag[VM_FS_TAG_MAX + 1];
+	unsigned request_queues;             /* 1..VM_FS_MAX_REQUEST_QUEUES, default 1 */
+};
+
 enum vm_disk_kind { VM_DISK_DRIVE = 1, VM_DISK_VHOST_USER };
 
 /* A guest disk: virtio-mmio slot i is disks[i], in command-line order. */
@@ -186,6 +201,7 @@ struct vm_config {
 	struct vm_vsock vsock;
 	struct vm_rng rng;
 	struct vm_console console;
+	struct vm_fs fs;
 };
 
 #endif

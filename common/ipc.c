@@ -147,10 +147,17 @@ int ipc_core_config_decode(struct ipc_msg *msg, struct core_config *c, struct co
 	    (c->stats_slots >> IPC_MAX_SLOTS))
 		return -EPROTO;
 	/* the supervisor validated these too; the core checks again rather than trust a peer */
-	for (i = 0; i < IPC_MAX_SLOTS; i++)
+	for (i = 0; i < IPC_MAX_SLOTS; i++) {
 		if (c->slot_kind[i] >= IPC_DEV_KIND_MAX ||
 		    !nul_terminated(c->slot_dev_id[i], sizeof(c->slot_dev_id[i])))
 			return -EINVAL;
+		if (c->slot_kind[i] == IPC_DEV_VHOST_USER_FS &&
+		    (!c->fs_tag[0] || !c->fs_request_queues))
+			return -EINVAL;
+	}
+	if (!nul_terminated(c->fs_tag, sizeof(c->fs_tag)) ||
+	    c->fs_request_queues > VM_FS_MAX_REQUEST_QUEUES)
+		return -EINVAL;
 	i = 0;
 	if (c->ncpus < VM_MIN_CPUS || c->ncpus > VM_MAX_CPUS ||
 	    c->mem_size < VM_MIN_MEM || c->mem_size > VM_MAX_MEM ||

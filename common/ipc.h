@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define IPC_MAX_PAYLOAD 8192
 #define IPC_MAX_FDS     8
 
@@ -79,6 +81,7 @@ enum ipc_dev_kind {
 	IPC_DEV_VHOST_USER_VSOCK,  /* an external vhost-user-vsock backend; not restarted */
 	IPC_DEV_RNG,           /* bulkhead-rng, restarted by the supervisor when it dies */
 	IPC_DEV_CONSOLE,       /* bulkhead-hvc, restarted by the supervisor when it dies */
+	IPC_DEV_VHOST_USER_FS,   /* an external virtio-fs backend (virtiofsd); not restarted */
 	IPC_DEV_KIND_MAX,
 };
 
@@ -96,6 +99,11 @@ struct core_config {
 	/* Slots (bit n: slot n) whose worker counts in a shared page (common/net_stats.h) that
 	 * the core may read for QMP: a read-only fd each follows the others, in slot order. */
 	uint32_t stats_slots;
+	/* The virtio-fs slot's config space, which the core shows (virtiofsd serves none): the
+	 * tag (NUL-terminated here; no NUL in the 36 bytes the guest reads when it is 36 long)
+	 * and the request queues, 1..VM_FS_MAX_REQUEST_QUEUES, when a slot is VHOST_USER_FS. */
+	char fs_tag[VM_FS_TAG_MAX + 1];
+	uint32_t fs_request_queues;
 };
 
 struct core_config_fds {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <linux/virtio_blk.h>
+#include <linux/virtio_fs.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_vsock.h>
@@ -78,8 +79,9 @@ static void net_unplugged_config(uint8_t *cfg)
 	memset(cfg + offsetof(struct virtio_net_config, status), 0, sizeof(uint16_t));
 }
 
-static uint64_t net_queues(uint64_t pairs, uint64_t features)
+static uint64_t net_queues(uint64_t pairs, uint64_t features, const uint8_t *cfg)
 {
+	(void)cfg;
 	return 2 * pairs + !!(features & (1ULL << VIRTIO_NET_F_CTRL_VQ));
 }
 
@@ -112,6 +114,33 @@ static const char *const rng_drivers[] = { "virtio-rng-device", NULL };
 
 /* the port; its bus, virtio-serial-device, is the command line's business (cli_console.c) */
 static const char *const console_drivers[] = { "virtconsole", NULL };
+
+/* ---- fs: vhost-user-fs-device, an external virtiofsd ---- */
+
+#define FS_CONFIG_LEN 40          /* struct virtio_fs_config: tag[36], num_request_queues */
+
+static void fs_config(uint8_t *cfg, const struct core_config *c)
+{
+	struct virtio_fs_config f;
+
+	memset(&f, 0, sizeof(f));
+	memcpy(f.tag, c->fs_tag, strnlen(c->fs_tag, sizeof(f.tag)));
+	f.num_request_queues = htole32(c->fs_request_queues);
+	memcpy(cfg, &f, FS_CONFIG_LEN);
+}
+
+/* hiprio and the request queues, whatever GET_QUEUE_NUM said (virtiofsd has no MQ) */
+static uint64_t fs_queues(uint64_t nq, uint64_t features, const uint8_t *cfg)
+{
+	uint32_t req;
+
+	(void)nq;
+	(void)features;
+	memcpy(&req, cfg + offsetof(struct virtio_fs_config, num_request_queues), sizeof(req));
+	return 1 + (uint64_t)le32toh(req);
+}
+
+static const char *const fs_drivers[] = { "vhost-user-fs-device", NULL };
 
 const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 	[WORKER_BLK] = {
@@ -223,10 +252,33 @@ const struct worker_kind_desc worker_kinds[WORKER_KIND_MAX] = {
 		.restart_burst = 5,
 		.restart_window_s = 10,
 	},
+	[WORKER_FS] = {
+		.name = "fs",
+		.noun = "fs",
+		.slot_class = "virtio-fs",
+		.program = NULL,        /* virtiofsd: the user's, started before the VM */
+		.ipc_dev = IPC_DEV_NONE,
+		.ipc_dev_external = IPC_DEV_VHOST_USER_FS,
+		.virtio_id = VIRTIO_ID_FS,
+		.first_slot = VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS +
+			      VM_MAX_CONSOLES,
+		.nslots = VM_MAX_FS,
+		.config_len = FS_CONFIG_LEN,
+		.empty_config = fixed_empty_config,
+		.unplugged_config = fixed_unplugged_config,
+		.frontend_config = fs_config,
+		.empty_features = 1ULL << 32,
+		.empty_queues = 2,      /* hiprio, one request queue */
+		.queues = fs_queues,
+		.drivers = fs_drivers,
+		.fixed = true,
+	},
 };
 
-_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS + VM_MAX_CONSOLES ==
-	       WORKER_SLOTS, "the core's slots: disks, NICs, vsock, rng, console");
+_Static_assert(VM_MAX_DISKS + VM_MAX_NICS + VM_MAX_VSOCKS + VM_MAX_RNGS + VM_MAX_CONSOLES +
+	       VM_MAX_FS == WORKER_SLOTS, "the core's slots: disks, NICs, vsock, rng, console, fs");
+_Static_assert(sizeof(struct virtio_fs_config) == FS_CONFIG_LEN, "FS_CONFIG_LEN");
+_Static_assert(VM_FS_TAG_MAX == sizeof(((struct virtio_fs_config *)0)->tag), "VM_FS_TAG_MAX");
 _Static_assert(sizeof(struct virtio_vsock_config) == VSOCK_CONFIG_LEN, "VSOCK_CONFIG_LEN");
 _Static_assert(WORKER_SLOTS <= IPC_MAX_SLOTS, "IPC_MAX_SLOTS");
 _Static_assert(VM_MAX_NICS == QMP_MAX_NICS, "query-net-stats has room for every NIC slot");

@@ -16,18 +16,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct core_config;
+
 enum worker_kind {
 	WORKER_BLK,
 	WORKER_NET,
 	WORKER_VSOCK,
 	WORKER_RNG,
 	WORKER_CONSOLE,
+	WORKER_FS,
 	WORKER_KIND_MAX,
 };
 
 /* All the core's virtio-mmio slots, every kind's range together: 6 disks, 2 NICs, a vsock,
- * an rng, a console. */
-#define WORKER_SLOTS 11
+ * an rng, a console, a virtio-fs. */
+#define WORKER_SLOTS 12
 
 /* Longest config space any kind has (the transport's VMMIO_CONFIG_MAX is at least this). */
 #define WORKER_CONFIG_MAX 256
@@ -36,7 +39,7 @@ struct worker_kind_desc {
 	const char *name;             /* "blk", in log lines and tables */
 	const char *noun;             /* "drive": what log lines call the thing one serves */
 	const char *slot_class;       /* "disk": what QMP errors call its slots */
-	const char *program;          /* the worker executable */
+	const char *program;          /* the worker executable; NULL: external backends only */
 	const char *build_dir;        /* the folder the build tree has it in */
 	int sandbox;                  /* the worker's enum sandbox_kind (common/sandbox.h) */
 	uint32_t ipc_dev;             /* IPC_DEV_*: the slot kind the core is told at boot */
@@ -50,13 +53,17 @@ struct worker_kind_desc {
 	/* an empty slot at boot; mac: what the supervisor chose for the slot (NICs show it) */
 	void (*empty_config)(uint8_t *cfg, const uint8_t mac[6]);
 	void (*unplugged_config)(uint8_t *cfg);    /* the last config once its device went */
+	/* NULL, or the config space is the core's, not the backend's (virtio-fs: virtiofsd
+	 * serves none): written from the core's configuration at boot, never asked for. */
+	void (*frontend_config)(uint8_t *cfg, const struct core_config *c);
 	/* What an empty slot offers so that the guest's driver binds at boot and sees a later
 	 * hotplug: the subset of features every worker of this kind offers, and its queues. */
 	uint64_t empty_features;
 	unsigned empty_queues;
-	/* The virtqueues of a worker whose GET_QUEUE_NUM said nq and that offers features (net
-	 * counts queue pairs: rx and tx each, and the control queue); NULL: nq. */
-	uint64_t (*queues)(uint64_t nq, uint64_t features);
+	/* The virtqueues of a worker whose GET_QUEUE_NUM said nq and that offers features, the
+	 * device's config space being cfg (net counts queue pairs: rx and tx each, and the
+	 * control queue; virtio-fs has what its config says); NULL: nq. */
+	uint64_t (*queues)(uint64_t nq, uint64_t features, const uint8_t *cfg);
 	const char *const *drivers;   /* -device and device_add driver names, NULL-terminated */
 	/* No empty slots and no hotplug: a slot exists (in the guest's tables too) only when
 	 * the command line put a device there, or when a later fixed slot has one: then it is a

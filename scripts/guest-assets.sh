@@ -30,7 +30,8 @@ OUTPUTS=(vmlinuz vmlinux initrd.gz initrd.cpio config kernel-version)
 # Modules the guest may load, in the order asked for; their own dependencies (read from the
 # .ko's modinfo) are pulled in ahead of them, e.g. virtio_pci_modern_dev before virtio_pci.
 MODULES=(virtio_ring virtio virtio_mmio virtio_pci virtio_blk failover net_failover virtio_net
-	 virtio_rng virtio_console vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev)
+	 virtio_rng virtio_console vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev
+	 virtiofs)
 # Host programs copied into the guest with the libraries they link (busybox has no
 # `blkdiscard -z`, nor ethtool's -S and -X for virtio_net's queues, nor any AF_VSOCK tool:
 # socat's VSOCK-LISTEN / VSOCK-CONNECT); they live in /opt/bin, ahead of busybox in PATH.

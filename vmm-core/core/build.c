@@ -90,6 +90,8 @@ static int create_slots(struct vm *vm, const struct core_config *c)
 			return r;
 		if (c->slot_kind[i] == IPC_DEV_NONE && !kind->fixed)
 			vu_slot_set_empty(&vm->slots[i], c->slot_mac[i]);
+		if (c->slot_kind[i] != IPC_DEV_NONE && kind->frontend_config)
+			vu_slot_set_frontend_config(&vm->slots[i], c);
 	}
 	vm->desc.nmmio = n;
 	return 0;

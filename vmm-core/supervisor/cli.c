@@ -387,11 +387,14 @@ static const struct cli_opt cli_opts[] = {
 	  "vsock,id=ID,guest-cid=N[,uds-path=PATH|,vhostfd=FD] | "
 	  "vhost-user-vsock-device,chardev=C[,id=DEV] | "
 	  "virtio-rng-device,rng=OBJ[,id=DEV][,max-bytes=N][,period=MS] | "
-	  "virtio-serial-device[,id=DEV] | virtconsole,chardev=C[,id=DEV][,nr=0]",
+	  "virtio-serial-device[,id=DEV] | virtconsole,chardev=C[,id=DEV][,nr=0] | "
+	  "vhost-user-fs-device,chardev=C,tag=T[,id=DEV][,num-request-queues=N]",
 	  "a disk device, a NIC for a -netdev, the VM's vsock device, its entropy device "
 	  "(max-bytes 1-2147483648 per period of 1-1000000 ms, default 1000; no limit without "
-	  "max-bytes), or its console (hvc0) on a server,nowait -chardev socket, with its "
-	  "virtio-serial-device", cli_opt_device },
+	  "max-bytes), its console (hvc0) on a server,nowait -chardev socket, with its "
+	  "virtio-serial-device, or its virtio-fs device on the socket of a virtiofsd started "
+	  "before the VM (tag: what the guest mounts, 1-36 characters; 1-8 request queues, "
+	  "default 1)", cli_opt_device },
 	{ "-object", ARG_REQUIRED, "rng-random,id=OBJ[,filename=PATH]",
 	  "an entropy source for virtio-rng-device (a character device, absolute path; default "
 	  "/dev/urandom; max 4)", cli_opt_object },
@@ -403,8 +406,9 @@ static const struct cli_opt cli_opts[] = {
 	  "(max 2 NICs)", cli_opt_netdev },
 	{ "-chardev", ARG_REQUIRED, "socket,id=C,path=PATH[,server][,nowait]",
 	  "a unix socket: an external vhost-user backend to connect to (vhost-user-blk-device, "
-	  "-netdev vhost-user, vhost-user-vsock-device), or with server,nowait the console's "
-	  "socket, made mode 0600 and removed at exit (virtconsole)", cli_opt_chardev },
+	  "-netdev vhost-user, vhost-user-vsock-device, vhost-user-fs-device, which connects "
+	  "even with server,nowait), or with server,nowait the console's socket, made mode 0600 "
+	  "and removed at exit (virtconsole)", cli_opt_chardev },
 	{ "-runas", ARG_REQUIRED, "USER[:GROUP]", "bulkhead extension: when started as root, run "
 	  "every child (core, bulkhead-blk, qmpd) as USER, with no supplementary groups",
 	  opt_runas },
@@ -618,4 +622,5 @@ void cli_print_config(FILE *out, const struct vm_config *cfg)
 	cli_print_vsock(out, cfg);
 	cli_print_rng(out, cfg);
 	cli_print_console(out, cfg);
+	cli_print_fs(out, cfg);
 }

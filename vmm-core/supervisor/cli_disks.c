@@ -229,6 +229,8 @@ int cli_opt_device(struct cli_state *st, const struct cli_opt *o, const char *ar
 		return cli_device_rng(st, o->name, &pr);
 	if (cli_is_console_driver(drv))
 		return cli_device_console(st, o->name, drv, &pr);
+	if (cli_is_fs_driver(drv))
+		return cli_device_fs(st, o->name, &pr);
 	return cli_fail(st, "%s: driver '%s' is not supported", o->name, drv);
 }
 
@@ -260,11 +262,15 @@ static int bind_blk_devices(struct cli_state *st)
 	return 0;
 }
 
-/* One device per chardev, one that exists: a client socket for an external vhost-user
- * backend (bulkhead connects to it), a server one for the console (bulkhead listens there and
- * starts the VM without waiting for a client). */
+/* What a device wants of its chardev: a client socket for an external vhost-user backend
+ * (bulkhead connects to it), a server one for the console (bulkhead listens there and starts
+ * the VM without waiting for a client), either for virtio-fs (bulkhead connects to
+ * virtiofsd's socket; Kata writes server,nowait on that chardev all the same). */
+enum chardev_use { CHARDEV_CLIENT, CHARDEV_SERVER, CHARDEV_CONNECT_ANYWAY };
+
+/* One device per chardev, one that exists, of the kind the device wants. */
 static int use_chardev(struct cli_state *st, bool *used, const char *opt, const char *id,
-		       bool server)
+		       enum chardev_use want)
 {
 	struct vm_config *c = st->cfg;
 	const struct vm_chardev *ch;
@@ -278,18 +284,18 @@ static int use_chardev(struct cli_state *st, bool *used, const char *opt, const 
 		return cli_fail(st, "%s: chardev '%s' is used by more than one device", opt, id);
 	ch = &c->chardevs[j];
 	/* bulkhead connects to the backend; a listening chardev would wait for it */
-	if (!server && ch->server)
+	if (want == CHARDEV_CLIENT && ch->server)
 		return cli_fail(st, "%s: chardev '%s' must be a client socket (no server) for a "
 			    "vhost-user backend", opt, id);
-	if (server && !(ch->server && ch->nowait))
+	if (want == CHARDEV_SERVER && !(ch->server && ch->nowait))
 		return cli_fail(st, "%s: chardev '%s' must be server,nowait for virtconsole "
 			    "(bulkhead listens there; the VM does not wait for a client)", opt, id);
 	used[j] = true;
 	return 0;
 }
 
-/* -device vhost-user-blk-device, -netdev vhost-user, -device vhost-user-vsock-device and the
- * console's virtconsole */
+/* -device vhost-user-blk-device, -netdev vhost-user, -device vhost-user-vsock-device, the
+ * console's virtconsole and -device vhost-user-fs-device */
 static int bind_chardevs(struct cli_state *st)
 {
 	struct vm_config *c = st->cfg;
@@ -297,23 +303,27 @@ static int bind_chardevs(struct cli_state *st)
 	int ret;
 
 	for (unsigned i = 0; i < c->nvhost_user_blk; i++)
-		if ((ret = use_chardev(st, used, "-device", c->vhost_user_blk[i].chardev, false)))
+		if ((ret = use_chardev(st, used, "-device", c->vhost_user_blk[i].chardev,
+					       CHARDEV_CLIENT)))
 			return ret;
 	for (unsigned i = 0; i < c->nnets; i++)
 		if (c->nets[i].chardev[0] &&
-		    (ret = use_chardev(st, used, "-netdev", c->nets[i].chardev, false)))
+		    (ret = use_chardev(st, used, "-netdev", c->nets[i].chardev, CHARDEV_CLIENT)))
 			return ret;
 	if (c->vsock.chardev[0] &&
-	    (ret = use_chardev(st, used, "-device", c->vsock.chardev, false)))
+	    (ret = use_chardev(st, used, "-device", c->vsock.chardev, CHARDEV_CLIENT)))
 		return ret;
 	if (c->console.present) {
-		if ((ret = use_chardev(st, used, "-device", c->console.chardev, true)))
+		if ((ret = use_chardev(st, used, "-device", c->console.chardev, CHARDEV_SERVER)))
 			return ret;
 		for (unsigned j = 0; j < c->nchardevs; j++)
 			if (!strcmp(c->chardevs[j].id, c->console.chardev))
 				snprintf(c->console.path, sizeof(c->console.path), "%s",
 					 c->chardevs[j].path);
 	}
+	if (c->fs.present &&
+	    (ret = use_chardev(st, used, "-device", c->fs.chardev, CHARDEV_CONNECT_ANYWAY)))
+		return ret;
 	return 0;
 }
 

@@ -186,4 +186,11 @@ int cli_device_console(struct cli_state *st, const char *opt, const char *drv,
 int cli_resolve_console(struct cli_state *st);
 void cli_print_console(FILE *out, const struct vm_config *c);
 
+/* ---- the virtio-fs device (cli_fs.c) ---- */
+/* -device vhost-user-fs-device, from cli_opt_device (its chardev is bound in
+ * cli_resolve_disks) */
+bool cli_is_fs_driver(const char *drv);
+int cli_device_fs(struct cli_state *st, const char *opt, const struct props *pr);
+void cli_print_fs(FILE *out, const struct vm_config *c);
+
 #endif

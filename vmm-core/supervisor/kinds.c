@@ -508,6 +508,29 @@ static const struct sup_kind_ops console_ops = {
 	.args = console_args,
 };
 
+/* ---- fs: vhost-user-fs-device, the user's virtiofsd ---- */
+
+/* Nothing to spawn: the virtiofsd the user started (Kata starts it before the VM) listens at
+ * the chardev's path, and the core speaks to it like any external backend. */
+static int fs_open_boot(struct supervisor *s)
+{
+	const struct vm_fs *f = &s->cfg->fs;
+
+	if (!f->present)
+		return 0;
+	return connect_chardev(s, worker_kinds[WORKER_FS].first_slot, f->chardev);
+}
+
+static unsigned fs_nboot(const struct vm_config *c)
+{
+	return c->fs.present;
+}
+
+static const struct sup_kind_ops fs_ops = {
+	.open_boot = fs_open_boot,
+	.nboot = fs_nboot,
+};
+
 void sup_node_close(struct sup_node *n)
 {
 	if (n->kind == WORKER_NET && n->nfds > n->net.queues)
@@ -526,4 +549,5 @@ const struct sup_kind_ops *const sup_kind_ops[WORKER_KIND_MAX] = {
 	[WORKER_VSOCK] = &vsock_ops,
 	[WORKER_RNG] = &rng_ops,
 	[WORKER_CONSOLE] = &console_ops,
+	[WORKER_FS] = &fs_ops,
 };

@@ -210,6 +210,14 @@ static int send_config(struct supervisor *s)
 		cc.slot_kind[slot] = IPC_DEV_CONSOLE;
 		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->console.id);
 	}
+	if (c->fs.present) {
+		unsigned slot = worker_kinds[WORKER_FS].first_slot;
+
+		cc.slot_kind[slot] = IPC_DEV_VHOST_USER_FS;
+		snprintf(cc.slot_dev_id[slot], sizeof(cc.slot_dev_id[slot]), "%s", c->fs.id);
+		snprintf(cc.fs_tag, sizeof(cc.fs_tag), "%s", c->fs.tag);
+		cc.fs_request_queues = c->fs.request_queues;
+	}
 	memcpy(cc.slot_mac, s->slot_mac, sizeof(s->slot_mac));
 	snprintf(cc.cmdline, sizeof(cc.cmdline), "%s", c->cmdline);
 	r = stats_for_core(s, &cc, &f);

@@ -169,7 +169,7 @@ struct sup_kind_ops {
 	/* How many of the kind's slots, from its first, the configuration's own devices fill. */
 	unsigned (*nboot)(const struct vm_config *c);
 	/* Its options (what n and the VM's configuration say; n->fds are its fd 4, 5, ..., a
-	 * start_fd the next one); -1 when they do not fit. */
+	 * start_fd the next one); -1 when they do not fit. NULL for a kind with no program. */
 	int (*args)(const struct supervisor *s, const struct sup_node *n, struct sup_args *a);
 	/* NULL, or *fd = an fd for one start of the worker (-1: none this time), which alone
 	 * holds it: we close ours once it is spawned (the kernel's vhost-vsock binds to the

@@ -239,6 +239,13 @@ static uint32_t read_reg(struct vmmio *t, uint64_t off)
 		       (t->worker_backed && (t->status & VMMIO_S_DRIVER_OK) ? VMMIO_INT_VRING : 0);
 	case VMMIO_STATUS:           return t->status;
 	case VMMIO_CONFIG_GENERATION: return t->config_generation;
+	case VMMIO_SHM_LEN_LOW:
+	case VMMIO_SHM_LEN_HIGH:
+	case VMMIO_SHM_BASE_LOW:
+	case VMMIO_SHM_BASE_HIGH:
+		/* no region has the selected id: its length reads as -1 (virtio 1.2 4.2.2), which
+		 * tells virtio-fs there is no DAX window (0 would be a region at 0 of length 0) */
+		return 0xffffffffu;
 	default:
 		log_warnx_rl(&t->rl, "%s: read of unknown register 0x%" PRIx64, t->name, off);
 		return 0;
@@ -293,6 +300,7 @@ static void write_reg(struct vmmio *t, uint64_t off, uint32_t val)
 	case VMMIO_DRIVER_FEATURES_SEL: t->drv_feat_sel = val; break;
 	case VMMIO_DRIVER_FEATURES:     write_features(t, val); break;
 	case VMMIO_QUEUE_SEL:           t->queue_sel = val; break;
+	case VMMIO_SHM_SEL:             break;     /* every id reads as absent */
 	case VMMIO_QUEUE_NUM:
 	case VMMIO_QUEUE_READY:
 	case VMMIO_QUEUE_DESC_LOW:

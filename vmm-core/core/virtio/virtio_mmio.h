@@ -37,6 +37,11 @@
 #define VMMIO_QUEUE_AVAIL_HIGH   0x094
 #define VMMIO_QUEUE_USED_LOW     0x0a0
 #define VMMIO_QUEUE_USED_HIGH    0x0a4
+#define VMMIO_SHM_SEL            0x0ac   /* shared memory regions: we have none */
+#define VMMIO_SHM_LEN_LOW        0x0b0
+#define VMMIO_SHM_LEN_HIGH       0x0b4
+#define VMMIO_SHM_BASE_LOW       0x0b8
+#define VMMIO_SHM_BASE_HIGH      0x0bc
 #define VMMIO_CONFIG_GENERATION  0x0fc
 #define VMMIO_CONFIG             0x100
 

@@ -283,8 +283,9 @@ static int handshake(struct vu_slot *s)
 	}
 	s->acked_protocol = pf;
 	/* the device's config space is the backend's (a disk's capacity, a NIC's MAC and link
-	 * state): a backend that cannot give it cannot serve a slot */
-	if (!(pf & (1ULL << VU_PROTOCOL_F_CONFIG))) {
+	 * state): a backend that cannot give it cannot serve a slot -- unless the kind's is
+	 * ours (virtio-fs) */
+	if (!s->kind->frontend_config && !(pf & (1ULL << VU_PROTOCOL_F_CONFIG))) {
 		log_warnx("%s: backend %s offers no config space (VHOST_USER_PROTOCOL_F_CONFIG)",
 			  s->name, s->backend_name);
 		return -EPROTONOSUPPORT;
@@ -294,11 +295,12 @@ static int handshake(struct vu_slot *s)
 	if (nq == 0)
 		return -EPROTO;
 	if (s->kind->queues)
-		nq = s->kind->queues(nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES : nq, feat);
+		nq = s->kind->queues(nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES : nq, feat,
+				     s->t.config);
 	vmmio_set_backend(&s->t, s->kind->virtio_id, feat, nq > VMMIO_MAX_QUEUES ? VMMIO_MAX_QUEUES :
 			  (unsigned)nq);
 	s->connected = true;
-	return vmmio_refresh_config(&s->t, s->kind->config_len);
+	return s->kind->frontend_config ? 0 : vmmio_refresh_config(&s->t, s->kind->config_len);
 }
 
 static void drop_backend(struct vu_slot *s)
@@ -358,6 +360,16 @@ void vu_slot_set_empty(struct vu_slot *s, const uint8_t mac[6])
 	vmmio_lock(&s->t);
 	vmmio_set_backend(&s->t, s->kind->virtio_id, s->kind->empty_features,
 			  s->kind->empty_queues);
+	vmmio_set_config(&s->t, cfg, s->kind->config_len);
+	vmmio_unlock(&s->t);
+}
+
+void vu_slot_set_frontend_config(struct vu_slot *s, const struct core_config *c)
+{
+	uint8_t cfg[WORKER_CONFIG_MAX] = { 0 };
+
+	s->kind->frontend_config(cfg, c);
+	vmmio_lock(&s->t);
 	vmmio_set_config(&s->t, cfg, s->kind->config_len);
 	vmmio_unlock(&s->t);
 }

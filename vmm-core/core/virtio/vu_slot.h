@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipc.h"
 #include "virtio_mmio.h"
 #include "vu_frontend.h"
 #include "worker_kinds.h"
@@ -67,6 +68,8 @@ void vu_slot_detach(struct vu_slot *s, const char *why);
  * in-flight area and goes back to the kind's unplugged config. Plug and unplug change config
  * space and so raise a config interrupt. */
 void vu_slot_set_empty(struct vu_slot *s, const uint8_t mac[6]);
+/* A kind whose config space is the core's (kind->frontend_config): written from c at boot. */
+void vu_slot_set_frontend_config(struct vu_slot *s, const struct core_config *c);
 int vu_slot_plug(struct vu_slot *s, int sock, const char *name);
 void vu_slot_unplug(struct vu_slot *s);
 

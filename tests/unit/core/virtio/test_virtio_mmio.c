@@ -457,6 +457,20 @@ Test(vmmio, wrong_widths_and_offsets_are_ignored)
 	cr_assert_eq(rd(0x0ec), 0);
 }
 
+/* No shared memory regions: whatever id SHMSel selects, its length and base read as -1 (the
+ * spec's "no such region"; virtio-fs probes region 0 for its DAX window and fails its probe on
+ * a region of length 0 at 0). */
+Test(vmmio, no_shared_memory_regions)
+{
+	for (uint32_t id = 0; id < 3; id++) {
+		wr(VMMIO_SHM_SEL, id);
+		cr_assert_eq(rd(VMMIO_SHM_LEN_LOW), 0xffffffffu);
+		cr_assert_eq(rd(VMMIO_SHM_LEN_HIGH), 0xffffffffu);
+		cr_assert_eq(rd(VMMIO_SHM_BASE_LOW), 0xffffffffu);
+		cr_assert_eq(rd(VMMIO_SHM_BASE_HIGH), 0xffffffffu);
+	}
+}
+
 /* Any register, value and width in any order: never a crash, and the invariants hold. */
 Test(vmmio, random_accesses)
 {
